@@ -1,0 +1,144 @@
+"""Topology: which datacenters exist, how to reach them, and which replicates to which.
+
+One TOML file describes it all; the CLI, the workers, MirrorMaker 2's configuration and
+docker-compose all read the same file::
+
+    [dc.A]
+    kafka = "127.0.0.1:19092"               # bootstrap servers of A's Kafka
+    arangodb = "http://127.0.0.1:8529"      # a coordinator (or single server) of A
+    username = "root"                       # optional, default "root"
+    password_file = "secrets/A.password"    # optional; or password_env = "DC2DC_A_PASSWORD"
+
+    [dc.B]
+    kafka = "127.0.0.1:29092"
+    arangodb = "http://127.0.0.1:8539"
+
+    [[replication]]
+    from = "A"
+    to = "B"
+
+A replication flow is one direction. Fan-out is several flows from one source, a chain is a
+flow whose source is another flow's destination. Cycles are refused: MirrorMaker 2's
+IdentityReplicationPolicy keeps topic names and so cannot detect a loop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_DC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class TopologyError(ValueError):
+    """The topology file is malformed or describes an impossible setup."""
+
+
+@dataclass(frozen=True)
+class Datacenter:
+    id: str
+    kafka: str
+    arangodb: str
+    username: str = "root"
+    password_file: str | None = None
+    password_env: str | None = None
+
+    def password(self) -> str:
+        """The ArangoDB password, read from a file or the environment, never from the TOML itself."""
+        if self.password_file:
+            return Path(self.password_file).read_text(encoding="utf-8").strip()
+        if self.password_env:
+            return os.environ.get(self.password_env, "")
+        return ""
+
+
+@dataclass(frozen=True)
+class Flow:
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    dcs: dict[str, Datacenter]
+    flows: tuple[Flow, ...] = field(default_factory=tuple)
+
+    def sources_of(self, dc: str) -> list[str]:
+        """DCs that replicate into ``dc``."""
+        return [f.source for f in self.flows if f.target == dc]
+
+    def targets_of(self, dc: str) -> list[str]:
+        """DCs that ``dc`` replicates to."""
+        return [f.target for f in self.flows if f.source == dc]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Topology:
+        with open(path, "rb") as fh:
+            return cls.from_dict(tomllib.load(fh), base=Path(path).parent)
+
+    @classmethod
+    def from_dict(cls, data: dict, base: Path | None = None) -> Topology:
+        raw_dcs = data.get("dc")
+        if not isinstance(raw_dcs, dict) or not raw_dcs:
+            raise TopologyError("topology needs at least one [dc.<id>] table")
+        dcs: dict[str, Datacenter] = {}
+        for dc_id, spec in raw_dcs.items():
+            if not _DC_ID.match(dc_id):
+                raise TopologyError(f"DC id {dc_id!r} may only contain letters, digits, '_' and '-'")
+            if not isinstance(spec, dict) or "kafka" not in spec or "arangodb" not in spec:
+                raise TopologyError(f"[dc.{dc_id}] needs 'kafka' and 'arangodb'")
+            unknown = set(spec) - {"kafka", "arangodb", "username", "password_file", "password_env"}
+            if unknown:
+                raise TopologyError(f"[dc.{dc_id}] has unknown keys: {sorted(unknown)}")
+            pw_file = spec.get("password_file")
+            if pw_file and base is not None and not Path(pw_file).is_absolute():
+                pw_file = str(base / pw_file)
+            dcs[dc_id] = Datacenter(
+                id=dc_id,
+                kafka=spec["kafka"],
+                arangodb=spec["arangodb"],
+                username=spec.get("username", "root"),
+                password_file=pw_file,
+                password_env=spec.get("password_env"),
+            )
+        flows = []
+        for entry in data.get("replication", []):
+            src, dst = entry.get("from"), entry.get("to")
+            if src not in dcs or dst not in dcs:
+                raise TopologyError(f"replication {src!r} -> {dst!r} names an unknown DC")
+            if src == dst:
+                raise TopologyError(f"replication {src!r} -> {dst!r} replicates a DC into itself")
+            flow = Flow(src, dst)
+            if flow in flows:
+                raise TopologyError(f"replication {src!r} -> {dst!r} is listed twice")
+            flows.append(flow)
+        topology = cls(dcs=dcs, flows=tuple(flows))
+        topology._refuse_cycles()
+        topology._refuse_two_sources()
+        return topology
+
+    def _refuse_cycles(self) -> None:
+        state: dict[str, int] = {}
+
+        def visit(dc: str, path: list[str]) -> None:
+            if state.get(dc) == 1:
+                raise TopologyError("replication cycle: " + " -> ".join(path + [dc]))
+            if state.get(dc) == 2:
+                return
+            state[dc] = 1
+            for nxt in self.targets_of(dc):
+                visit(nxt, path + [dc])
+            state[dc] = 2
+
+        for dc in self.dcs:
+            visit(dc, [])
+
+    def _refuse_two_sources(self) -> None:
+        # A destination mirrors one source exactly; two sources writing into one cluster
+        # would make it a merge, which dc2dc does not do.
+        for dc in self.dcs:
+            if len(self.sources_of(dc)) > 1:
+                raise TopologyError(f"DC {dc!r} has more than one source: {self.sources_of(dc)}")

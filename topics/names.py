@@ -1,0 +1,51 @@
+"""Topic names: the only place that knows how dc2dc names its Kafka topics.
+
+Names use only ``[a-zA-Z0-9._-]``. DC ids and shard ids (``s12345``) are safe in names;
+database and collection names may be Unicode, so they travel inside messages, never here.
+"""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "dc2dc"
+_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _checked(part: str, what: str) -> str:
+    # No dots inside a part: the regexes below split on them.
+    if not _SAFE.match(part):
+        raise ValueError(f"{what} {part!r} may only contain letters, digits, '_' and '-'")
+    return part
+
+
+def control_topic(src_dc: str) -> str:
+    """Structure epochs of source DC ``src_dc`` (1 partition), flows src -> every destination."""
+    return f"{PREFIX}.{_checked(src_dc, 'DC id')}.control"
+
+
+def shard_topic(src_dc: str, shard: str) -> str:
+    """Ordered changes of one source shard (1 partition), flows src -> every destination."""
+    return f"{PREFIX}.{_checked(src_dc, 'DC id')}.shard.{_checked(shard, 'shard id')}"
+
+
+def feedback_topic(src_dc: str, dst_dc: str) -> str:
+    """Applied positions, resync requests and barrier acks: produced in dst, mirrored back to src."""
+    return f"{PREFIX}.{_checked(src_dc, 'DC id')}.feedback.{_checked(dst_dc, 'DC id')}"
+
+
+def forward_topics_regex(src_dc: str) -> str:
+    """Exact regex of the topics that flow from ``src_dc`` to its destinations (control + shards)."""
+    dc = re.escape(_checked(src_dc, "DC id"))
+    return rf"{PREFIX}\.{dc}\.(control|shard\.[A-Za-z0-9_-]+)"
+
+
+def feedback_topics_regex(src_dc: str, dst_dc: str) -> str:
+    """Exact regex of the feedback topic that flows back from ``dst_dc`` to ``src_dc``."""
+    return re.escape(feedback_topic(src_dc, dst_dc))
+
+
+def shard_of(topic: str) -> tuple[str, str] | None:
+    """``(src_dc, shard)`` for a shard topic name, else None."""
+    m = re.fullmatch(rf"{PREFIX}\.([A-Za-z0-9_-]+)\.shard\.([A-Za-z0-9_-]+)", topic)
+    return (m.group(1), m.group(2)) if m else None
