@@ -54,6 +54,7 @@ class Envelope:
     seq: int
     epoch: int = 0
     tick: str = "0"
+    server: str | None = None        # source server whose WAL ``tick`` belongs to
     ts: int = 0
     db: str | None = None
     coll: str | None = None
@@ -61,6 +62,7 @@ class Envelope:
     key: str | None = None
     rev: str | None = None
     tid: str | None = None
+    cid: str | None = None           # source collection id: a dropped and re-created name differs
     doc: dict[str, Any] | None = None
     body: dict[str, Any] | None = None   # structure snapshot, feedback payloads, resync metadata
     chunk: tuple[int, int] | None = None
