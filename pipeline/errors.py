@@ -38,6 +38,10 @@ class TopicConfigError(Dc2dcError):
     """A Kafka topic exists with settings dc2dc cannot work with (e.g. more than one partition)."""
 
 
+class ConfigError(Dc2dcError):
+    """Configuration or key material that cannot be used as given (bad file, bad value)."""
+
+
 class ArangoError(Dc2dcError):
     """An error answer from ArangoDB's HTTP API, keeping its numbers (as python-arango does).
 

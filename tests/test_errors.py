@@ -8,6 +8,7 @@ from dc2dc.pipeline import errno
 from dc2dc.pipeline.errors import (
     ArangoError,
     ChunkError,
+    ConfigError,
     Dc2dcError,
     DecodeError,
     TopicConfigError,
@@ -15,7 +16,9 @@ from dc2dc.pipeline.errors import (
 )
 
 
-@pytest.mark.parametrize("cls", [DecodeError, VerificationError, ChunkError, TopicConfigError])
+@pytest.mark.parametrize(
+    "cls", [DecodeError, VerificationError, ChunkError, TopicConfigError, ConfigError]
+)
 def test_product_errors_are_fatal_by_default_and_share_one_base(cls: type[Dc2dcError]) -> None:
     err = cls("boom")
     assert isinstance(err, Dc2dcError)
