@@ -186,3 +186,10 @@ def test_reassembled_text_that_is_not_json_is_an_error() -> None:
     cs[-1] = dataclasses.replace(cs[-1], part=cs[-1].part[:-1])
     with pytest.raises(ChunkError, match="not JSON"):
         feed_all(Reassembler(), cs)
+
+
+@pytest.mark.parametrize("max_bytes", range(8 * 1024, 8 * 1024 + 8))
+def test_multibyte_characters_are_never_cut(max_bytes: int) -> None:
+    env = doc_env({"t": "é€😀" * 10_000})  # 2-, 3- and 4-byte UTF-8 sequences at every boundary
+    envs = chunks_of(env, ChunkLimits(max_message_bytes=max_bytes, headroom=64))
+    assert feed_all(Reassembler(), envs) == [env]
