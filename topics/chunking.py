@@ -35,7 +35,10 @@ from dc2dc.pipeline.errors import ChunkError
 from dc2dc.topics.codec import Headers, encode
 from dc2dc.topics.envelope import Envelope
 
-MiB = 1024 * 1024
+#: Default largest record batch: the topics' ``max.message.bytes`` and producers' ``max_request_size``.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+#: Default room left in a batch for everything but the record value.
+HEADROOM_BYTES = 64 * 1024
 _MIN_PART_BYTES = 1024
 
 
@@ -43,8 +46,8 @@ _MIN_PART_BYTES = 1024
 class ChunkLimits:
     """Largest Kafka message dc2dc writes; must equal the topics' ``max.message.bytes``."""
 
-    max_message_bytes: int = 8 * MiB
-    headroom: int = 64 * 1024
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    headroom: int = HEADROOM_BYTES
 
     def __post_init__(self) -> None:
         if self.max_value_bytes < 4 * _MIN_PART_BYTES:
