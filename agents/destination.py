@@ -1,0 +1,525 @@
+"""The destination worker of one replication flow (source DC -> this DC), as a plain asyncio component.
+
+It reads the flow's topics from the destination's Kafka (where MirrorMaker 2 mirrors them) and
+writes through the destination's coordinator:
+
+* **control**: every structure snapshot on ``dc2dc.<src>.control``; whenever newer ones are
+  available the newest wins (each is the full structure). It is applied while no shard step
+  runs (``_Gate``), then recorded with its epoch in ``_dc2dc_positions``.
+* **shards**: one aiokafka consumer subscribed by pattern to ``dc2dc.<src>.shard.*``
+  (Faust cannot do patterns and would put every single-partition topic on one worker), with
+  ``read_committed`` so aborted source transactions never arrive. Each assigned shard has its
+  own ordered task; a slow or waiting shard never holds up another one.
+
+Per shard the rules are:
+
+* on assignment, seek to the stored position's offset hint; records with ``seq <= applied`` are
+  duplicates (MirrorMaker 2 delivers at least once) and are dropped and counted. If the first
+  record after that seek is already past ``applied + 1`` the hint was wrong: seek to the
+  beginning once. A seq gap after that stops the shard loudly and asks the source for a
+  resync on the feedback topic; the shard resumes at the resync's ``resync_begin``.
+* a record whose structure epoch is not applied yet waits (the shard's partition is paused
+  once its queue is full); a record of a shard whose collection the applied structure no
+  longer has is discarded with a log line and a counter — the drop voided it.
+* records are verified (``topics.signing.Verifier``) and reassembled (``topics.chunking``)
+  before apply; a record that fails either stops the shard, it is never applied or skipped.
+* steps from ``apply_batch.plan`` are applied by ``arango_apply.ShardApplier``, then the
+  position is stored; apply is idempotent, so a crash between the two replays safely.
+
+Applied positions go to ``dc2dc.<src>.feedback.<dst>`` periodically, for the source's status.
+Kafka consumer offsets are never committed: the positions in ArangoDB are the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from dc2dc.pipeline.apply_batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS, Received, plan
+from dc2dc.pipeline.arango_apply import DocumentWriter, ShardApplier, Target, retrying
+from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.errors import Dc2dcError
+from dc2dc.pipeline.positions import AppliedStructure, Position, PositionStore
+from dc2dc.pipeline.structure_apply import StructureApplier, StructureError
+from dc2dc.topics import codec
+from dc2dc.topics.chunking import Reassembler
+from dc2dc.topics.envelope import Envelope, Op
+from dc2dc.topics.names import control_topic, feedback_topic, shard_of, shard_topic
+from dc2dc.topics.signing import Verifier
+
+log = logging.getLogger(__name__)
+
+
+def shard_topics_pattern(src: str) -> str:
+    """Regex of every shard topic of ``src`` (anchored: aiokafka matches with ``re.match``)."""
+    stem = shard_topic(src, "x")[:-1]
+    return "^" + re.escape(stem) + r"[A-Za-z0-9_-]+$"
+
+
+def _shard_number(shard: str) -> tuple[int, str]:
+    digits = re.search(r"\d+", shard)
+    return (int(digits.group()) if digits else -1, shard)
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    src: str
+    dst: str
+    bootstrap: str                        # the destination DC's Kafka
+    group_id: str | None = None           # default: dc2dc.<src>.<dst>.apply
+    max_ops: int = DEFAULT_MAX_OPS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    queue_limit: int = 5000               # records queued per shard before its partition pauses
+    feedback_interval_s: float = 5.0
+    metadata_max_age_ms: int = 5000       # how soon a new shard topic is noticed
+
+    @property
+    def group(self) -> str:
+        return self.group_id or f"dc2dc.{self.src}.{self.dst}.apply"
+
+
+@dataclass
+class DestinationStats:
+    """Counters for status and tests; ``stopped`` maps a shard to why it stopped."""
+
+    applied: int = 0          # messages applied (incl. heartbeats and markers)
+    duplicates: int = 0       # seq <= applied, dropped
+    discarded: int = 0        # collection dropped in a later applied structure
+    skipped_in_gap: int = 0   # after a gap, before the requested resync began
+    resync_requests: int = 0
+    structure_epoch: int = 0
+    stopped: dict[str, str] = field(default_factory=dict)
+    control_error: str | None = None
+
+
+class _Gate:
+    """Shard steps run alongside each other but never during a structure change (which waits first)."""
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        async with self._cond:
+            await self._cond.wait_for(lambda: not self._writer and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        async with self._cond:
+            self._writers_waiting += 1
+            try:
+                await self._cond.wait_for(lambda: not self._writer and self._readers == 0)
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass
+class _Shard:
+    tp: TopicPartition
+    shard: str
+    applier: ShardApplier
+    position: Position | None
+    last_seen: int                        # highest seq accepted into the queue
+    queue: list[Received] = field(default_factory=list)
+    held: list[Received] = field(default_factory=list)   # an open transaction waiting for its commit
+    fresh_seek: bool = True               # nothing read since the last seek
+    rewound: bool = False
+    gap: bool = False
+    stopped: str | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    reported_seq: int = 0
+
+
+class DestinationWorker:
+    """Applies one flow into the destination. ``async with DestinationWorker(...)`` or start()/stop()."""
+
+    def __init__(self, config: DestinationConfig, http: ArangoHttp, *, verifier: Verifier | None = None) -> None:
+        self.config = config
+        self.stats = DestinationStats()
+        self._http = http
+        self._verifier = verifier
+        self._store = PositionStore(http, config.src)
+        self._structure = StructureApplier(http)
+        self._writer = DocumentWriter(http)
+        self._gate = _Gate()
+        self._epoch_cond = asyncio.Condition()
+        self._applied: AppliedStructure = AppliedStructure(0, {})
+        self._locations: dict[str, tuple[str, str, int]] = {}   # source shard -> (db, coll, index)
+        self._targets: dict[str, Target] = {}
+        self._shards: dict[TopicPartition, _Shard] = {}
+        self._positions: dict[str, Position] = {}
+        self._reassembler = Reassembler()
+        self._control_reassembler = Reassembler()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._control_consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._feedback_seq = int(time.time() * 1000)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> DestinationWorker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        cfg = self.config
+        await retrying("creating the position store", self._store.ensure)
+        stored = await retrying("reading the applied structure", self._store.load_structure)
+        if stored is not None:
+            self._set_structure(stored)
+        self._positions = await retrying("reading positions", self._store.load)
+        self._producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, enable_idempotence=True)
+        await self._producer.start()
+        self._control_consumer = AIOKafkaConsumer(
+            bootstrap_servers=cfg.bootstrap, group_id=None, enable_auto_commit=False,
+            isolation_level="read_committed", auto_offset_reset="earliest")
+        await self._control_consumer.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=cfg.bootstrap, group_id=cfg.group, enable_auto_commit=False,
+            isolation_level="read_committed", auto_offset_reset="earliest",
+            metadata_max_age_ms=cfg.metadata_max_age_ms, max_partition_fetch_bytes=8 * 1024 * 1024)
+        self._consumer.subscribe(pattern=shard_topics_pattern(cfg.src), listener=_Listener(self))
+        await self._consumer.start()
+        self._tasks = [asyncio.create_task(self._control_loop(), name="dc2dc-dst-control"),
+                       asyncio.create_task(self._poll_loop(), name="dc2dc-dst-poll"),
+                       asyncio.create_task(self._feedback_loop(), name="dc2dc-dst-feedback")]
+
+    async def stop(self) -> None:
+        tasks = self._tasks + [s.task for s in self._shards.values() if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = []
+        for client in (self._consumer, self._control_consumer, self._producer):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.stop()
+        self._consumer = self._control_consumer = self._producer = None
+        self._shards.clear()
+
+    # --- status --------------------------------------------------------------------------------
+
+    @property
+    def structure_epoch(self) -> int:
+        return self._applied.epoch
+
+    def positions(self) -> dict[str, Position]:
+        """The last stored position of every shard this worker has applied to."""
+        return dict(self._positions)
+
+    async def wait_for_epoch(self, epoch: int) -> None:
+        async with self._epoch_cond:
+            await self._epoch_cond.wait_for(lambda: self._applied.epoch >= epoch)
+
+    # --- structure -----------------------------------------------------------------------------
+
+    def _set_structure(self, applied: AppliedStructure) -> None:
+        self._applied = applied
+        self.stats.structure_epoch = applied.epoch
+        self._locations = {
+            shard: (db, coll, index)
+            for db, dbspec in (applied.snapshot.get("databases") or {}).items()
+            for coll, cspec in (dbspec.get("collections") or {}).items()
+            for index, shard in enumerate(cspec.get("shards") or [])
+        }
+        self._targets.clear()
+
+    async def _control_loop(self) -> None:
+        consumer = self._control_consumer
+        assert consumer is not None
+        topic = control_topic(self.config.src)
+        while topic not in await consumer.topics():
+            await asyncio.sleep(0.5)
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        try:
+            while True:
+                batch = await consumer.getmany(tp, timeout_ms=500)
+                newest: Envelope | None = None
+                for record in batch.get(tp, []):
+                    env = self._decode(record, None)
+                    env = self._control_reassembler.feed(env)
+                    if env is not None and env.op is Op.STRUCTURE and (newest is None or env.epoch > newest.epoch):
+                        newest = env
+                if newest is not None and newest.epoch > self._applied.epoch:
+                    await self._apply_structure(newest)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The structure cannot be applied: data waits for it, nothing is skipped.
+            self.stats.control_error = f"{type(exc).__name__}: {exc}"
+            log.error("control topic %s stopped: %s", topic, self.stats.control_error)
+            raise
+
+    async def _apply_structure(self, env: Envelope) -> None:
+        snapshot = env.body or {}
+        async with self._gate.exclusive():
+            actions = await retrying(f"structure epoch {env.epoch}",
+                                     lambda: self._structure.apply(snapshot, self._applied.snapshot))
+            applied = AppliedStructure(env.epoch, snapshot)
+            await retrying("recording the structure epoch", lambda: self._store.save_structure(applied))
+            self._set_structure(applied)
+        log.info("structure epoch %d applied (%d changes)", env.epoch, len(actions))
+        async with self._epoch_cond:
+            self._epoch_cond.notify_all()
+
+    async def _target(self, shard: str) -> Target | None:
+        """Where ``shard`` goes under the applied structure, or None if that has no such shard."""
+        if shard in self._targets:
+            return self._targets[shard]
+        where = self._locations.get(shard)
+        if where is None:
+            return None
+        db, coll, index = where
+        body = (await self._http.request("GET", f"/_api/collection/{coll}/shards", db=db)).json()
+        ids = sorted(body["shards"], key=_shard_number)   # a list, or a map with details=true
+        count = len(self._applied.snapshot["databases"][db]["collections"][coll]["shards"])
+        if len(ids) != count:
+            raise StructureError(f"{db}/{coll} has {len(ids)} shards in the destination, the source {count}")
+        target = self._targets[shard] = Target(db, coll, ids[index])
+        return target
+
+    # --- shard streams -------------------------------------------------------------------------
+
+    def _assigned(self, tps: set[TopicPartition]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        for tp in tps:
+            parsed = shard_of(tp.topic)
+            if parsed is None or tp in self._shards:
+                continue
+            shard = parsed[1]
+            pos = self._positions.get(shard)
+            applier = ShardApplier(self._writer)
+            last_seen = 0
+            if pos is not None:
+                last_seen = pos.resume_seq() - 1
+                if pos.resync_from is not None and pos.resync_offset is not None:
+                    applier.restart_resync(pos.resync_from, pos.resync_offset)
+                consumer.seek(tp, pos.resume_offset())
+            else:
+                consumer.seek(tp, 0)
+            self._reassembler.reset(self.config.src, shard, last_seen)
+            state = _Shard(tp, shard, applier, pos, last_seen)
+            state.task = asyncio.create_task(self._shard_loop(state), name=f"dc2dc-dst-{shard}")
+            self._shards[tp] = state
+            log.info("shard %s assigned, resuming after seq %d", shard, last_seen)
+
+    async def _revoked(self, tps: set[TopicPartition]) -> None:
+        states = [self._shards.pop(tp) for tp in tps if tp in self._shards]
+        for state in states:
+            if state.task is not None:
+                state.task.cancel()
+        await asyncio.gather(*(s.task for s in states if s.task is not None), return_exceptions=True)
+
+    async def _poll_loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while True:
+            batch = await consumer.getmany(timeout_ms=200, max_records=2000)
+            for tp, records in batch.items():
+                state = self._shards.get(tp)
+                if state is None:
+                    continue
+                for record in records:
+                    if not self._accept(state, record):
+                        break
+                if state.queue:
+                    state.wake.set()
+                if len(state.queue) >= self.config.queue_limit or state.stopped:
+                    consumer.pause(tp)
+
+    def _accept(self, state: _Shard, record: ConsumerRecord) -> bool:
+        """Queue one record in order; False when the rest of this fetch must not be read."""
+        if state.stopped:
+            return False
+        first, state.fresh_seek = state.fresh_seek, False
+        try:
+            env = self._decode(record, state.shard)
+        except Dc2dcError as exc:
+            self._stop(state, f"record at offset {record.offset}: {exc}")
+            return False
+        if env.seq <= state.last_seen:
+            self.stats.duplicates += 1
+            return True
+        if env.seq > state.last_seen + 1 and not state.gap:
+            if first and not state.rewound:
+                # The stored offset hint points past the next seq (topic re-created, offsets
+                # reset): read the topic from its beginning once.
+                log.warning("shard %s: seq %d at offset %d after seek, want %d; reading from the beginning",
+                            state.shard, env.seq, record.offset, state.last_seen + 1)
+                state.rewound = state.fresh_seek = True
+                assert self._consumer is not None
+                self._consumer.seek(state.tp, 0)
+                return False
+            self._gap(state, env.seq)
+        if state.gap:
+            if env.op is not Op.RESYNC_BEGIN or env.chunk is not None:
+                self.stats.skipped_in_gap += 1
+                return True
+            log.warning("shard %s: resync begins at seq %d, applying again", state.shard, env.seq)
+            state.gap = False
+            self.stats.stopped.pop(state.shard, None)
+            self._reassembler.reset(self.config.src, state.shard, env.seq - 1)
+        try:
+            whole = self._reassembler.feed(env)
+        except Dc2dcError as exc:
+            self._stop(state, f"record at offset {record.offset}: {exc}")
+            return False
+        if whole is not None:
+            state.last_seen = whole.seq
+            state.queue.append(Received(whole, record.offset))
+        return True
+
+    def _decode(self, record: ConsumerRecord, shard: str | None) -> Envelope:
+        headers = list(record.headers or ())
+        where = f"{record.topic}@{record.offset}"
+        if self._verifier is not None:
+            self._verifier.verify(record.value, headers, expected_shard=shard, where=where)
+        return codec.decode(record.value, headers, topic=record.topic, offset=record.offset)
+
+    def _gap(self, state: _Shard, seq: int) -> None:
+        reason = f"seq gap: expected {state.last_seen + 1}, got {seq}"
+        log.error("shard %s stopped: %s; requesting a resync", state.shard, reason)
+        state.gap = True
+        self.stats.stopped[state.shard] = reason
+        self.stats.resync_requests += 1
+        asyncio.get_running_loop().create_task(self._send_feedback(Op.RESYNC_REQUEST, {
+            "dst": self.config.dst, "shard": state.shard, "reason": reason}))
+
+    def _stop(self, state: _Shard, reason: str) -> None:
+        log.error("shard %s stopped: %s", state.shard, reason)
+        state.stopped = reason
+        self.stats.stopped[state.shard] = reason
+        if self._consumer is not None:
+            self._consumer.pause(state.tp)
+
+    async def _shard_loop(self, state: _Shard) -> None:
+        try:
+            while not state.stopped:
+                if not await self._drain(state):
+                    self._resume(state)
+                    await state.wake.wait()
+                    state.wake.clear()
+                elif len(state.queue) < self.config.queue_limit:
+                    self._resume(state)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._stop(state, f"{type(exc).__name__}: {exc}")
+
+    def _resume(self, state: _Shard) -> None:
+        if self._consumer is not None and not state.stopped and self._shards.get(state.tp) is state:
+            self._consumer.resume(state.tp)
+
+    async def _drain(self, state: _Shard) -> bool:
+        """Apply what can be applied now; False when only more records can make progress."""
+        records, state.queue, state.held = state.held + state.queue, [], []
+        epoch = self._applied.epoch
+        ready = 0
+        # Before any structure is applied nothing can be located, and nothing may be discarded.
+        while epoch > 0 and ready < len(records) and records[ready].env.epoch <= epoch:
+            ready += 1
+        now, later = records[:ready], records[ready:]
+        rest: list[Received] = []
+        if now:
+            rest = await self._apply(state, now, epoch)
+        state.held = rest + later
+        if len(rest) < len(now):
+            return True
+        if later:
+            log.info("shard %s waits for structure epoch %d (applied: %d)", state.shard, later[0].env.epoch, epoch)
+            async with self._epoch_cond:
+                await self._epoch_cond.wait_for(lambda: self._applied.epoch > epoch)
+            return True
+        return False
+
+    async def _apply(self, state: _Shard, records: list[Received], epoch: int) -> list[Received]:
+        """Apply or discard ``records`` (all of applied epochs); the unapplied rest (an open transaction)."""
+        async with self._gate.shared():
+            target = await retrying(f"locating shard {state.shard}", lambda: self._target(state.shard))
+            if target is None:
+                self.stats.discarded += len(records)
+                log.warning("shard %s: %d message(s) up to seq %d discarded: its collection is not in "
+                            "structure epoch %d (dropped)", state.shard, len(records), records[-1].env.seq, epoch)
+                await self._save(state, records[-1])
+                return []
+            steps, rest = plan(records, max_ops=self.config.max_ops, max_bytes=self.config.max_bytes)
+            for step in steps:
+                await state.applier.apply(step, target)
+                self.stats.applied += step.messages
+            if steps:
+                await self._save(state, steps[-1].last)
+        return rest
+
+    async def _save(self, state: _Shard, last: Received) -> None:
+        env = last.env
+        pos = Position(src=self.config.src, shard=state.shard, seq=env.seq, tick=env.tick, server=env.server,
+                       offset=last.offset, epoch=env.epoch, ts=env.ts, resync_from=state.applier.resync_from,
+                       resync_offset=state.applier.resync_offset)
+        await retrying(f"storing the position of {state.shard}", lambda: self._store.save([pos]))
+        state.position = self._positions[state.shard] = pos
+
+    # --- feedback ------------------------------------------------------------------------------
+
+    async def _send_feedback(self, op: Op, body: dict[str, Any]) -> None:
+        producer = self._producer
+        if producer is None:
+            return
+        self._feedback_seq += 1
+        env = Envelope(op=op, src=self.config.src, seq=self._feedback_seq, ts=int(time.time() * 1000), body=body)
+        value, headers = codec.encode(env)
+        await producer.send_and_wait(feedback_topic(self.config.src, self.config.dst), value, headers=headers)
+
+    async def _feedback_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.feedback_interval_s)
+            positions = {s: {"seq": p.seq, "tick": p.tick, "ts": p.ts} for s, p in self._positions.items()}
+            if positions:
+                try:
+                    await self._send_feedback(Op.APPLIED, {"dst": self.config.dst, "positions": positions})
+                except Exception as exc:   # feedback is advisory; the next round repeats it
+                    log.warning("feedback not sent: %s", exc)
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, worker: DestinationWorker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._worker._revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._worker._assigned(set(assigned))

@@ -1,0 +1,206 @@
+"""Executing planned steps (``apply_batch.Step``) against the destination coordinator.
+
+Everything goes through the public document, cursor and stream-transaction APIs:
+
+* upserts: ``POST /_api/document/<c>?overwriteMode=replace&isRestore=true`` with an array, so
+  the source ``_key`` and ``_rev`` are kept (``isRestore`` stores ``_rev`` verbatim);
+* removes: ``DELETE /_api/document/<c>`` with an array of keys; "not found" (1202) is success;
+* a source transaction: ``/_api/transaction/begin``, the requests with ``x-arango-trx-id``,
+  then commit — so its changes become visible together;
+* a truncate of *one* shard: ``FOR d IN @@c REMOVE d IN @@c`` with ``options.shardIds``, since
+  the source truncated only that shard's part of the collection (``PUT .../truncate`` would
+  empty every shard);
+* the end of a full resync: delete what the shard holds but the resync did not send.
+
+Array requests answer 201/202 even when single items fail; the failures are in the body (and
+counted in ``X-Arango-Error-Codes``). Every item is checked: an item error other than the
+tolerated "not found" on removes is raised, never skipped. Retriable errors (cluster busy,
+leader moved) are retried here, with backoff, indefinitely — replaying a step is safe because
+each of its operations is absolute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
+
+from dc2dc.pipeline import errno
+from dc2dc.pipeline.apply_batch import Step, StreamProtocolError
+from dc2dc.pipeline.arango_http import ArangoHttp, Response
+from dc2dc.pipeline.errors import ArangoError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_TRX_HEADER = "x-arango-trx-id"
+_NO_TOLERANCE: frozenset[int] = frozenset()
+_NOT_FOUND_OK = frozenset({errno.ARANGO_DOCUMENT_NOT_FOUND})
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one source shard's changes go: a destination collection and its shard at the same index."""
+
+    db: str
+    coll: str
+    shard: str
+
+
+def check_items(resp: Response, what: str, tolerated: frozenset[int] = _NO_TOLERANCE) -> int:
+    """Raise on the first per-item error not in ``tolerated``; return how many were tolerated."""
+    body = resp.json()
+    if not isinstance(body, list):
+        return 0
+    ok = 0
+    for index, item in enumerate(body):
+        if isinstance(item, dict) and item.get("error"):
+            num = item.get("errorNum")
+            if num in tolerated:
+                ok += 1
+                continue
+            raise ArangoError(resp.status, num, f"{what}: item {index}: {item.get('errorMessage', '')}")
+    return ok
+
+
+async def retrying(what: str, fn: Callable[[], Awaitable[T]], *, max_delay: float = 5.0) -> T:
+    """Run ``fn`` until it succeeds or fails with an error that a retry cannot fix."""
+    delay = 0.05
+    while True:
+        try:
+            return await fn()
+        except ArangoError as exc:
+            if not exc.retriable:
+                raise
+            log.warning("%s: %s; retrying in %.2fs", what, exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class DocumentWriter:
+    """The document-level requests of the applier, each checked item by item."""
+
+    def __init__(self, http: ArangoHttp, *, request_ops: int = 1000) -> None:
+        self._http = http
+        self._request_ops = request_ops
+
+    @staticmethod
+    def _headers(trx: str | None) -> dict[str, str] | None:
+        return {_TRX_HEADER: trx} if trx else None
+
+    async def upsert(self, target: Target, docs: Sequence[dict[str, Any]], trx: str | None = None) -> None:
+        # _id names the source collection; the destination derives it from its own name.
+        clean = [{k: v for k, v in d.items() if k != "_id"} for d in docs]
+        for part in _chunks(clean, self._request_ops):
+            resp = await self._http.request(
+                "POST", f"/_api/document/{target.coll}", db=target.db, json=list(part),
+                params={"overwriteMode": "replace", "isRestore": True}, headers=self._headers(trx))
+            check_items(resp, f"upsert into {target.db}/{target.coll}")
+
+    async def remove(self, target: Target, keys: Sequence[str], trx: str | None = None) -> None:
+        for part in _chunks(list(keys), self._request_ops):
+            resp = await self._http.request("DELETE", f"/_api/document/{target.coll}", db=target.db,
+                                            json=list(part), headers=self._headers(trx))
+            check_items(resp, f"remove from {target.db}/{target.coll}", _NOT_FOUND_OK)
+
+    async def truncate_shard(self, target: Target, trx: str | None = None) -> None:
+        await self._query(target, "FOR d IN @@c REMOVE d IN @@c", trx)
+
+    async def shard_keys(self, target: Target) -> list[str]:
+        return await self._query(target, "FOR d IN @@c RETURN d._key", None)
+
+    async def _query(self, target: Target, query: str, trx: str | None) -> list[Any]:
+        resp = await self._http.request("POST", "/_api/cursor", db=target.db, headers=self._headers(trx), json={
+            "query": query, "bindVars": {"@c": target.coll}, "batchSize": 10000,
+            "options": {"shardIds": [target.shard]}})
+        body = resp.json()
+        out = list(body.get("result", []))
+        while body.get("hasMore"):
+            body = (await self._http.request("POST", f"/_api/cursor/{body['id']}", db=target.db,
+                                             headers=self._headers(trx))).json()
+            out.extend(body.get("result", []))
+        return out
+
+    async def begin(self, target: Target) -> str:
+        resp = await self._http.request("POST", "/_api/transaction/begin", db=target.db,
+                                        json={"collections": {"write": [target.coll]}})
+        return str(resp.json()["result"]["id"])
+
+    async def commit(self, target: Target, trx: str) -> None:
+        await self._http.request("PUT", f"/_api/transaction/{trx}", db=target.db)
+
+    async def abort(self, target: Target, trx: str) -> None:
+        await self._http.request("DELETE", f"/_api/transaction/{trx}", db=target.db)
+
+
+class ShardApplier:
+    """Applies one shard's steps in order and keeps the state a resync needs between steps."""
+
+    def __init__(self, writer: DocumentWriter) -> None:
+        self._writer = writer
+        self.resync_from: int | None = None       # seq of the open resync's begin
+        self.resync_offset: int | None = None
+        self._sent: set[str] | None = None        # keys sent since that begin
+        self.removed_by_resync = 0
+
+    def restart_resync(self, seq: int, offset: int) -> None:
+        """A replay starts at an open resync's begin: track it from scratch."""
+        self.resync_from, self.resync_offset, self._sent = seq, offset, set()
+
+    async def apply(self, step: Step, target: Target) -> None:
+        where = f"{target.db}/{target.coll} shard {target.shard} seq {step.first_seq}..{step.last.env.seq}"
+        if step.resync == "begin":
+            self.restart_resync(step.first_seq, step.last.offset)
+            return
+        if step.resync == "end":
+            if step.body and step.body.get("full"):
+                if self._sent is None:
+                    raise StreamProtocolError(f"{where}: resync_end without its resync_begin")
+                sent = self._sent
+                await retrying(where, lambda: self._remove_unsent(target, sent))
+            self.resync_from = self.resync_offset = self._sent = None
+            return
+        if step.tid is not None:
+            await retrying(where, lambda: self._apply_in_transaction(step, target))
+        elif step.ops or step.truncate:
+            await retrying(where, lambda: self._apply_plain(step, target, None))
+        if self._sent is not None:
+            if step.truncate:
+                self._sent.clear()
+            self._sent.update(step.upserts)
+
+    async def _apply_plain(self, step: Step, target: Target, trx: str | None) -> None:
+        if step.truncate:
+            await self._writer.truncate_shard(target, trx)
+        if step.removes:
+            await self._writer.remove(target, list(step.removes), trx)
+        if step.upserts:
+            await self._writer.upsert(target, list(step.upserts.values()), trx)
+
+    async def _apply_in_transaction(self, step: Step, target: Target) -> None:
+        if not (step.ops or step.truncate):
+            return
+        trx = await self._writer.begin(target)
+        try:
+            await self._apply_plain(step, target, trx)
+        except BaseException:
+            # Best effort: an unfinished stream transaction also expires on the server by itself.
+            try:
+                await self._writer.abort(target, trx)
+            except ArangoError as exc:
+                log.warning("aborting transaction %s on %s failed: %s", trx, target, exc)
+            raise
+        await self._writer.commit(target, trx)
+
+    async def _remove_unsent(self, target: Target, sent: set[str]) -> None:
+        stale = [k for k in await self._writer.shard_keys(target) if k not in sent]
+        if stale:
+            log.info("resync of %s: removing %d documents the source no longer has", target, len(stale))
+            await self._writer.remove(target, stale)
+        self.removed_by_resync += len(stale)
