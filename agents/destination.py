@@ -48,21 +48,16 @@ from dc2dc.pipeline.apply_batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS, Recei
 from dc2dc.pipeline.arango_apply import DocumentWriter, ShardApplier, Target, retrying
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.errors import Dc2dcError
+from dc2dc.pipeline.lag import shard_topics_pattern
 from dc2dc.pipeline.positions import AppliedStructure, Position, PositionStore
 from dc2dc.pipeline.structure_apply import StructureApplier, StructureError
 from dc2dc.topics import codec
 from dc2dc.topics.chunking import Reassembler
 from dc2dc.topics.envelope import Envelope, Op
-from dc2dc.topics.names import control_topic, feedback_topic, shard_of, shard_topic
+from dc2dc.topics.names import control_topic, feedback_topic, shard_of
 from dc2dc.topics.signing import Verifier
 
 log = logging.getLogger(__name__)
-
-
-def shard_topics_pattern(src: str) -> str:
-    """Regex of every shard topic of ``src`` (anchored: aiokafka matches with ``re.match``)."""
-    stem = shard_topic(src, "x")[:-1]
-    return "^" + re.escape(stem) + r"[A-Za-z0-9_-]+$"
 
 
 def _shard_number(shard: str) -> tuple[int, str]:

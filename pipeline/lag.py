@@ -1,0 +1,108 @@
+"""Per-shard replication lag: the newest message of each shard topic against the applied position.
+
+The *head* of a shard is the newest message in its topic (in whichever DC's Kafka is asked:
+the source's for "what was produced", the destination's for "what MirrorMaker 2 delivered").
+The applied side is the destination's stored ``Position``. Lag is counted in messages (seq)
+and in source time (``ts``): heartbeats keep ``ts`` moving on idle shards, so a shard that is
+applied up to its newest heartbeat is in sync even when nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from dc2dc.pipeline.positions import Position
+from dc2dc.topics import codec
+from dc2dc.topics.names import shard_of, shard_topic
+
+# Transaction markers take offsets too; look this many offsets back for the newest data record.
+_TAIL_WINDOW = 64
+
+
+def shard_topics_pattern(src: str) -> str:
+    """Anchored regex of every shard topic of ``src`` (aiokafka subscribes with ``re.match``)."""
+    return "^" + re.escape(shard_topic(src, "x")[:-1]) + r"[A-Za-z0-9_-]+$"
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    tick: str
+    ts: int
+
+
+@dataclass(frozen=True)
+class ShardLag:
+    shard: str
+    head_seq: int
+    applied_seq: int
+    head_ts: int
+    applied_ts: int
+
+    @property
+    def behind(self) -> int:
+        """Messages produced but not applied yet."""
+        return max(0, self.head_seq - self.applied_seq)
+
+    @property
+    def lag_ms(self) -> int:
+        """Source time between the newest message and the applied one (0 when caught up)."""
+        return max(0, self.head_ts - self.applied_ts) if self.behind else 0
+
+    @property
+    def in_sync(self) -> bool:
+        return self.behind == 0
+
+
+def shard_lags(heads: Mapping[str, Head], applied: Mapping[str, Position]) -> list[ShardLag]:
+    """Lag of every shard that has a head or an applied position, sorted by shard id."""
+    out = []
+    for shard in sorted(set(heads) | set(applied)):
+        head, pos = heads.get(shard), applied.get(shard)
+        out.append(ShardLag(
+            shard=shard,
+            head_seq=head.seq if head else (pos.seq if pos else 0),
+            applied_seq=pos.seq if pos else 0,
+            head_ts=head.ts if head else (pos.ts if pos else 0),
+            applied_ts=pos.ts if pos else 0,
+        ))
+    return out
+
+
+async def read_heads(bootstrap: str, src: str) -> dict[str, Head]:
+    """The newest committed message of every shard topic of ``src`` in the Kafka at ``bootstrap``."""
+    pattern = re.compile(shard_topics_pattern(src))
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                isolation_level="read_committed")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, 0) for t in sorted(await consumer.topics()) if pattern.fullmatch(t)]
+        if not tps:
+            return {}
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        heads: dict[str, Head] = {}
+        for tp in tps:
+            end = ends[tp]
+            if end == 0:
+                continue
+            consumer.seek(tp, max(0, end - _TAIL_WINDOW))
+            newest = None
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                if not batch.get(tp):
+                    break
+                newest = batch[tp][-1]
+            if newest is None:
+                continue
+            env = codec.decode(newest.value, list(newest.headers or ()), topic=tp.topic, offset=newest.offset)
+            parsed = shard_of(tp.topic)
+            assert parsed is not None
+            heads[parsed[1]] = Head(seq=env.seq, tick=env.tick, ts=env.ts)
+        return heads
+    finally:
+        await consumer.stop()

@@ -1,0 +1,90 @@
+"""Destination-side pieces that need no server: comparison rules, topic pattern, positions, gate, lag."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from dc2dc.agents.destination import _Gate
+from dc2dc.pipeline.lag import Head, shard_lags, shard_topics_pattern
+from dc2dc.pipeline.positions import Position
+from dc2dc.pipeline.structure_apply import _covers, _differs
+
+
+def test_covers_accepts_server_defaults_but_not_other_values() -> None:
+    desired = {"links": {"c": {"includeAllFields": True}}, "fields": ["a"]}
+    actual = {"links": {"c": {"includeAllFields": True, "analyzers": ["identity"]}}, "fields": ["a"], "id": "7"}
+    assert _covers(actual, desired)
+    assert not _covers({**actual, "fields": ["a", "b"]}, desired)
+    assert not _covers({"links": {"c": {"includeAllFields": False}}, "fields": ["a"]}, desired)
+    assert not _covers({"fields": ["a"]}, desired)
+
+
+def test_differs_names_only_keys_the_server_reports_with_another_value() -> None:
+    actual = {"waitForSync": False, "cacheEnabled": True, "numberOfShards": 3}
+    desired = {"waitForSync": True, "cacheEnabled": True, "numberOfShards": 3, "schema": {"rule": {}}}
+    assert _differs(actual, desired) == ["waitForSync"]
+    assert _differs(actual, desired, ("numberOfShards", "cacheEnabled")) == []
+
+
+def test_shard_topic_pattern_matches_exactly_the_shard_topics_of_one_source() -> None:
+    rx = re.compile(shard_topics_pattern("A"))
+    assert rx.match("dc2dc.A.shard.s1001")
+    for other in ("dc2dc.A.control", "dc2dc.AB.shard.s1", "dc2dc.B.shard.s1", "dc2dc.A.shard.s1.x",
+                  "dc2dc.A.feedback.B", "xdc2dc.A.shard.s1", "dc2dcXAXshardXs1"):
+        assert not rx.match(other), other
+
+
+def test_position_resumes_after_the_applied_seq_or_at_an_open_resync() -> None:
+    plain = Position(src="A", shard="s1", seq=41, offset=99)
+    assert (plain.resume_seq(), plain.resume_offset(), plain.key) == (42, 100, "A__s1")
+    in_resync = Position(src="A", shard="s1", seq=41, offset=99, resync_from=30, resync_offset=80)
+    assert (in_resync.resume_seq(), in_resync.resume_offset()) == (30, 80)
+
+
+async def test_a_structure_change_waits_for_running_shard_steps_and_blocks_new_ones() -> None:
+    gate, log = _Gate(), []
+    step_may_finish = asyncio.Event()
+
+    async def shard_step(name: str, wait: asyncio.Event | None) -> None:
+        async with gate.shared():
+            log.append(f"{name} start")
+            if wait is not None:
+                await wait.wait()
+            log.append(f"{name} end")
+
+    async def structure() -> None:
+        async with gate.exclusive():
+            log.append("structure")
+
+    first = asyncio.create_task(shard_step("s1", step_may_finish))
+    await asyncio.sleep(0)
+    change = asyncio.create_task(structure())
+    await asyncio.sleep(0)
+    second = asyncio.create_task(shard_step("s2", None))
+    await asyncio.sleep(0.01)
+    assert log == ["s1 start"]
+    step_may_finish.set()
+    await asyncio.gather(first, change, second)
+    assert log == ["s1 start", "s1 end", "structure", "s2 start", "s2 end"]
+
+
+def test_lag_counts_messages_and_source_time_behind() -> None:
+    heads = {"s1": Head(seq=10, tick="5", ts=9_000), "s2": Head(seq=4, tick="1", ts=5_000)}
+    applied = {"s1": Position(src="A", shard="s1", seq=7, ts=6_500),
+               "s2": Position(src="A", shard="s2", seq=4, ts=5_000),
+               "s3": Position(src="A", shard="s3", seq=2, ts=1_000)}
+    lags = {lag.shard: lag for lag in shard_lags(heads, applied)}
+    assert (lags["s1"].behind, lags["s1"].lag_ms, lags["s1"].in_sync) == (3, 2_500, False)
+    assert (lags["s2"].behind, lags["s2"].lag_ms, lags["s2"].in_sync) == (0, 0, True)
+    assert lags["s3"].in_sync   # topic gone or empty: nothing known to be behind
+    unapplied = shard_lags({"s9": Head(seq=3, tick="1", ts=100)}, {})[0]
+    assert (unapplied.behind, unapplied.applied_seq) == (3, 0)
+
+
+@pytest.mark.parametrize("applied_seq", [0, 5])
+def test_lag_is_never_negative(applied_seq: int) -> None:
+    (lag,) = shard_lags({"s1": Head(seq=3, tick="1", ts=10)}, {"s1": Position(src="A", shard="s1", seq=applied_seq)})
+    assert lag.behind >= 0 and lag.lag_ms >= 0
