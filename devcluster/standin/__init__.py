@@ -1,0 +1,1 @@
+"""ArangoDB wire-compatible stand-in cluster for tests and the demo (never imported by the product)."""
