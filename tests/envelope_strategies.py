@@ -48,5 +48,6 @@ def envelopes(draw: st.DrawFn, *, chunked: bool | None = None) -> Envelope:
         body=draw(st.none() | json_objects),
         chunk=chunk,
         part=draw(st.text()) if chunk else None,
+        part_of=draw(st.sampled_from(["doc", "body"])) if chunk else None,
         extra=extra,
     )

@@ -71,10 +71,37 @@ def test_split_is_utf8_safe_within_limit_and_lossless(text: str, max_bytes: int)
     assert feed_all(Reassembler(), envs) == [env]
 
 
-def test_only_documents_are_split() -> None:
-    env = Envelope(op=Op.STRUCTURE, src="A", seq=1, body={"x": "y" * 50_000})
-    with pytest.raises(ChunkError, match="only a document can be split"):
+def test_large_structure_body_is_split_and_reassembled_into_body() -> None:
+    env = Envelope(op=Op.STRUCTURE, src="A", seq=3, epoch=3,
+                   body={"collections": [{"name": f"c{i}", "shards": i} for i in range(3000)]})
+    envs = chunks_of(env)
+    assert len(envs) > 1 and {e.part_of for e in envs} == {"body"}
+    assert all(e.body is None for e in envs)
+    assert feed_all(Reassembler(), envs) == [env]
+
+
+def test_the_larger_of_doc_and_body_is_the_one_split() -> None:
+    env = doc_env({"_key": "k"})
+    env.body = {"meta": "m" * 40_000}
+    envs = chunks_of(env)
+    assert {e.part_of for e in envs} == {"body"} and all(e.doc == {"_key": "k"} for e in envs)
+    assert feed_all(Reassembler(), envs) == [env]
+
+
+def test_chunks_name_the_field_they_rebuild() -> None:
+    assert {e.part_of for e in chunks_of(doc_env(BIG))} == {"doc"}
+
+
+def test_message_too_large_without_doc_or_body_is_refused() -> None:
+    env = Envelope(op=Op.HEARTBEAT, src="A", seq=1, extra={"x": "y" * 50_000})
+    with pytest.raises(ChunkError, match="only a doc or body can be split"):
         to_records(env, SMALL)
+
+
+def test_chunk_naming_an_unknown_field_is_refused() -> None:
+    first = chunks_of(doc_env(BIG))[0]
+    with pytest.raises(ChunkError, match="part_of='key'"):
+        Reassembler().feed(dataclasses.replace(first, part_of="key"))
 
 
 def test_metadata_too_large_for_any_part_is_refused() -> None:

@@ -7,10 +7,11 @@ whole record *batch*: value, key, headers and batch framing. ``ChunkLimits`` the
 take about 200 bytes and batch framing about 100, so the default 64 KiB headroom also covers a
 Kafka key and any headers a deployment adds.
 
-Split rule. Only ``doc`` is split. Its compact JSON text is cut into consecutive slices on
-UTF-8 character boundaries; slice ``i`` of ``n`` travels as ``part`` with ``chunk=(i, n)`` in an
-envelope that repeats every other field of the original (same seq, key, rev, ...), so each chunk
-is a complete, readable message. A slice is sized so that, once escaped as a JSON string
+Split rule. The larger of ``doc`` and ``body`` (a document, or a structure snapshot of a big
+cluster) is split; nothing else is. Its compact JSON text is cut into consecutive slices on
+UTF-8 character boundaries; slice ``i`` of ``n`` travels as ``part`` with ``chunk=(i, n)`` and
+``part_of`` naming the field, in an envelope that repeats every other field of the original
+(same seq, key, rev, ...), so each chunk is a complete, readable message. A slice is sized so that, once escaped as a JSON string
 (``"`` and ``\\`` double; orjson escapes nothing else in JSON text it wrote itself), the chunk's
 value stays within the limit.
 
@@ -40,6 +41,7 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 #: Default room left in a batch for everything but the record value.
 HEADROOM_BYTES = 64 * 1024
 _MIN_PART_BYTES = 1024
+_SPLITTABLE = ("doc", "body")
 
 
 @dataclass(frozen=True)
@@ -67,17 +69,19 @@ def to_records(env: Envelope, limits: ChunkLimits = ChunkLimits()) -> list[tuple
     budget = limits.max_value_bytes
     if len(value) <= budget:
         return [(value, headers)]
-    if env.doc is None or env.chunk is not None:
+    payloads = [(orjson.dumps(getattr(env, f)), f) for f in _SPLITTABLE if getattr(env, f) is not None]
+    if not payloads or env.chunk is not None:
         raise ChunkError(
             f"{env.op.value} seq {env.seq} of {env.src}/{env.shard}: value of {len(value)} bytes "
-            f"exceeds {budget} and only a document can be split into chunks"
+            f"exceeds {budget} and only a doc or body can be split into chunks"
         )
-    text = orjson.dumps(env.doc)
+    text, name = max(payloads)
+    base = dataclasses.replace(env, **{name: None}, part_of=name)
     # Chunk numbers as large as the text's length bound the digits any real chunk header uses.
-    shell, _ = encode(dataclasses.replace(env, doc=None, chunk=(len(text), len(text) + 1), part=""))
+    shell, _ = encode(dataclasses.replace(base, chunk=(len(text), len(text) + 1), part=""))
     parts = _split_json_text(text, budget - len(shell))
     records = [
-        encode(dataclasses.replace(env, doc=None, chunk=(i, len(parts)), part=part))
+        encode(dataclasses.replace(base, chunk=(i, len(parts)), part=part))
         for i, part in enumerate(parts)
     ]
     largest = max(len(v) for v, _ in records)
@@ -151,6 +155,11 @@ class Reassembler:
         index, count = env.chunk
         if pending is None:
             if index == 0:
+                if env.part_of not in _SPLITTABLE:
+                    raise ChunkError(
+                        f"{env.src}/{env.shard} seq {env.seq}: chunk names part_of={env.part_of!r}, "
+                        f"not one of {_SPLITTABLE}"
+                    )
                 pending = self._pending[stream] = _Pending(env, count)
             elif env.seq <= self._done.get(stream, 0):
                 return None  # tail of a document already complete: a redelivery
@@ -166,7 +175,9 @@ class Reassembler:
     ) -> Envelope | None:
         first = pending.first
         where = f"{env.src}/{env.shard} seq {env.seq}"
-        if count != pending.count or (env.op, env.key, env.rev) != (first.op, first.key, first.rev):
+        if count != pending.count or (env.op, env.key, env.rev, env.part_of) != (
+            first.op, first.key, first.rev, first.part_of
+        ):
             raise ChunkError(f"{where}: chunk {index}/{count} does not belong to the chunks received")
         if env.part is None:
             raise ChunkError(f"{where}: chunk {index}/{count} has no part")
@@ -183,7 +194,11 @@ class Reassembler:
         del self._pending[stream]
         self._done[stream] = max(env.seq, self._done.get(stream, 0))
         try:
-            doc = orjson.loads("".join(pending.parts))
+            payload = orjson.loads("".join(pending.parts))
         except orjson.JSONDecodeError as e:
-            raise ChunkError(f"{where}: reassembled document is not JSON: {e}") from None
-        return dataclasses.replace(first, doc=doc, chunk=None, part=None)
+            raise ChunkError(f"{where}: reassembled {first.part_of} is not JSON: {e}") from None
+        if type(payload) is not dict:
+            raise ChunkError(f"{where}: reassembled {first.part_of} is not a JSON object")
+        return dataclasses.replace(
+            first, **{first.part_of: payload}, chunk=None, part=None, part_of=None
+        )

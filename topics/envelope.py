@@ -46,7 +46,8 @@ class Envelope:
     per server, never compared across servers). ``epoch`` on a data message is the structure
     epoch it needs applied first. ``ts`` is the source commit time in milliseconds (for lag).
     A document too large for one Kafka message is sent as ``chunk = [index, count]`` pieces that
-    share one ``seq``; ``part`` holds a slice of the document's JSON text.
+    share one ``seq``; ``part`` holds a slice of the document's JSON text, and ``part_of`` names
+    the field the joined parts rebuild (``"doc"``, or ``"body"`` for a large structure snapshot).
     """
 
     op: Op
@@ -67,5 +68,6 @@ class Envelope:
     body: dict[str, Any] | None = None   # structure snapshot, feedback payloads, resync metadata
     chunk: tuple[int, int] | None = None
     part: str | None = None
+    part_of: str | None = None       # "doc" | "body", set on chunks only
     v: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
