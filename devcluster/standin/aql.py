@@ -383,7 +383,8 @@ class CollectionRef(Expr):
     def evaluate(self, row: dict, rt: _Runtime) -> Any:
         # Plans are checked before running, so a collection only reaches here through a bug.
         raise AqlError(QUERY_COLLECTION_USED_IN_EXPRESSION,
-                       f"AQL: collection '{rt.collection_name(self)}' used as expression operand (while executing)")
+                       f"AQL: collection '{rt.collection_name(self)}' used as expression operand "
+                       "(while executing)")
 
 
 @dataclass(frozen=True)
@@ -826,7 +827,8 @@ class _Parser:
                 raise _unsupported("array comparison operators (ANY / ALL / NONE)")
             if t.kind == "kw" and t.value == "LIKE" or t.kind == "op" and t.value in ("=~", "!~"):
                 raise _unsupported(f"the {t.value} operator")
-            if t.kind == "kw" and t.value == "NOT" and self.peek(1).kind == "kw" and self.peek(1).value == "LIKE":
+            after = self.peek(1)
+            if t.kind == "kw" and t.value == "NOT" and after.kind == "kw" and after.value == "LIKE":
                 raise _unsupported("the NOT LIKE operator")
             if not (t.kind == "op" and t.value in ("==", "!=")):
                 return left
@@ -1042,7 +1044,8 @@ def _for(step: For, rows: Iterator[dict], rt: _Runtime) -> Iterator[dict]:
             items = step.source.evaluate(row, rt)
             if not isinstance(items, list):
                 raise AqlError(QUERY_ARRAY_EXPECTED, "AQL: collection or array expected as operand "
-                               f"to FOR loop; you provided a value of type '{_type_name(items)}' (while executing)")
+                               f"to FOR loop; you provided a value of type '{_type_name(items)}' "
+                               "(while executing)")
         for item in items:
             yield {**row, step.var: item}
 
