@@ -1,0 +1,139 @@
+"""Server identity and cluster topology: version, role, id, health, shard distribution."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from . import errors
+from .http import ANY, Ctx, Router, json_response, ok
+from .model import COORDINATOR, SINGLE, VERSION
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def server_info(ctx: Ctx) -> dict:
+    return {"version": VERSION, "serverId": ctx.server.numeric_id}
+
+
+async def version(ctx: Ctx):  # type: ignore[no-untyped-def]
+    body = {"server": "arango", "version": VERSION, "license": "community"}
+    if ctx.flag("details"):
+        body["details"] = {"architecture": "64bit", "engine": "rocksdb", "mode": "server",
+                           "role": ctx.server.role, "server-version": VERSION,
+                           "host": ctx.server.id}
+    return json_response(body)
+
+
+async def engine(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return json_response({"name": "rocksdb", "supports": {"dfdb": False, "indexes": [
+        "primary", "edge", "persistent", "geo", "fulltext", "ttl", "inverted", "mdi"]}})
+
+
+async def role(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return ok({"errorNum": 0, "role": ctx.server.role, "mode": "default"})
+
+
+async def server_id(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.server.role == SINGLE:
+        raise errors.ArangoError(errors.HTTP_SERVER_ERROR, "ServerID not initialized", 500)
+    return ok({"id": ctx.server.id})
+
+
+async def availability(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return ok({"mode": "default", "readOnly": False})
+
+
+async def status(ctx: Ctx):  # type: ignore[no-untyped-def]
+    body = {"server": "arango", "version": VERSION, "pid": 0, "license": "community",
+            "mode": "server", "operationMode": "server", "foxxApi": True, "host": ctx.server.id,
+            "serverInfo": {"role": ctx.server.role, "maintenance": False, "readOnly": False,
+                           "writeOpsEnabled": True, "persistedId": ctx.server.id,
+                           "address": ctx.server.endpoint, "serverId": ctx.server.id, "state": "SERVING"}}
+    if ctx.server.role == COORDINATOR:
+        body["coordinator"] = {"foxxmaster": ctx.server.id, "isFoxxmaster": True}
+    return json_response(body)
+
+
+async def time_(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return ok({"time": time.time()})
+
+
+async def health(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.server.role != COORDINATOR:
+        raise errors.ArangoError(errors.CLUSTER_ONLY_ON_COORDINATOR,
+                                 "only allowed on coordinators", 403)
+    cl = ctx.cluster
+    entries: dict[str, dict] = {}
+    stamp = now_iso()
+    for s in cl.servers.values():
+        entry = {"Role": "Coordinator" if s.role == COORDINATOR else "DBServer",
+                 "ShortName": s.short_name, "Endpoint": s.endpoint,
+                 "Status": "GOOD" if s.running else "FAILED",
+                 "SyncStatus": "SERVING" if s.running else "SHUTDOWN",
+                 "Version": VERSION, "Engine": "rocksdb", "LastAckedTime": stamp,
+                 "CanBeDeleted": not s.running, "Host": "standin", "Timestamp": stamp}
+        if s.role == COORDINATOR:
+            entry["AdvertisedEndpoint"] = ""
+        entries[s.id] = entry
+    entries["AGNT-standin"] = {"Role": "Agent", "Endpoint": "tcp://127.0.0.1:0", "Leader": "AGNT-standin",
+                               "Leading": True, "Status": "GOOD", "Version": VERSION, "Engine": "rocksdb"}
+    return ok({"ClusterId": cl.cluster_id, "Health": entries})
+
+
+def _distribution(ctx: Ctx, colls: list) -> dict:
+    cl = ctx.cluster
+    out = {}
+    for coll in colls:
+        plan, current = {}, {}
+        for shard in coll.shards:
+            leader = cl.servers[shard.leader].short_name
+            followers = [cl.servers[f].short_name for f in shard.followers]
+            plan[shard.name] = {"leader": leader, "followers": followers}
+            current[shard.name] = {"leader": leader,
+                                   "followers": [cl.servers[f].short_name for f in shard.followers
+                                                 if cl.servers[f].running]}
+        out[coll.name] = {"Plan": plan, "Current": current}
+    return out
+
+
+async def shard_distribution(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.server.role != COORDINATOR:
+        raise errors.ArangoError(errors.CLUSTER_ONLY_ON_COORDINATOR, "only allowed on coordinators", 501)
+    return ok({"results": _distribution(ctx, list(ctx.db.collections.values()))})
+
+
+async def collection_shard_distribution(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.server.role != COORDINATOR:
+        raise errors.ArangoError(errors.CLUSTER_ONLY_ON_COORDINATOR, "only allowed on coordinators", 501)
+    body = await ctx.json({}) or {}
+    name = body.get("collection") if isinstance(body, dict) else None
+    coll = ctx.cluster.collection(ctx.db, name or "")
+    return ok({"results": _distribution(ctx, [coll])})
+
+
+async def cluster_endpoints(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.server.role != COORDINATOR:
+        raise errors.ArangoError(errors.CLUSTER_ONLY_ON_COORDINATOR, "only allowed on coordinators", 501)
+    return ok({"endpoints": [{"endpoint": ctx.cluster.coordinator.endpoint}]})
+
+
+async def maintenance(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return ok({"result": False, "warning": ""})
+
+
+def register(router: Router) -> None:
+    router.add("GET", "/_api/version", version, ANY)
+    router.add("GET", "/_admin/version", version, ANY)
+    router.add("GET", "/_api/engine", engine, ANY)
+    router.add("GET", "/_admin/server/role", role, ANY)
+    router.add("GET", "/_admin/server/id", server_id, ANY)
+    router.add("GET", "/_admin/server/availability", availability, ANY, public=True)
+    router.add("GET", "/_admin/status", status, ANY)
+    router.add("GET", "/_admin/time", time_, ANY)
+    router.add("GET", "/_admin/cluster/health", health, ANY)
+    router.add("GET", "/_admin/cluster/shardDistribution", shard_distribution, ANY)
+    router.add("PUT", "/_admin/cluster/collectionShardDistribution", collection_shard_distribution, ANY)
+    router.add("GET", "/_admin/cluster/maintenance", maintenance, ANY)
+    router.add("GET", "/_api/cluster/endpoints", cluster_endpoints, ANY)

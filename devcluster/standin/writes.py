@@ -1,0 +1,97 @@
+"""Pending document changes of one request or one stream transaction, and their WAL records.
+
+A plain request applies each change at once and logs one write batch per shard when it ends.
+A stream transaction keeps its changes in an overlay that only it can see, and applies and logs
+them at commit: RocksDB only writes committed transactions to the WAL.
+"""
+from __future__ import annotations
+
+import orjson
+
+from . import indexes, wal as walmod
+from .model import Cluster, Collection, Shard
+
+_DELETED = None
+
+
+class Writes:
+    def __init__(self, cluster: Cluster, *, transactional: bool = False) -> None:
+        self.cluster = cluster
+        self.transactional = transactional
+        self.overlay: dict[str, dict[str, dict | None]] = {}  # shard name -> key -> doc | deleted
+        self.touched: dict[str, tuple[Collection, Shard]] = {}
+        self.ops: dict[str, list[walmod.Op]] = {}
+
+    def get(self, shard: Shard, key: str) -> dict | None:
+        pending = self.overlay.get(shard.name)
+        if pending is not None and key in pending:
+            return pending[key]
+        return shard.docs.get(key)
+
+    def pending(self, shard: Shard) -> dict[str, dict | None] | None:
+        return self.overlay.get(shard.name)
+
+    def check_unique(self, coll: Collection, shard: Shard, key: str, doc: dict) -> None:
+        extra: dict[str, dict | None] = {}
+        for s in coll.shards:
+            extra.update(self.overlay.get(s.name, {}))
+        indexes.check_unique(coll, key, doc, extra or None)
+
+    def put(self, coll: Collection, shard: Shard, key: str, doc: dict) -> None:
+        self._touch(coll, shard)
+        if self.transactional:
+            self.overlay.setdefault(shard.name, {})[key] = doc
+        else:
+            old = shard.docs.get(key)
+            shard.docs[key] = doc
+            if coll.unique:
+                indexes.on_put(coll, key, old, doc)
+        self.ops[shard.name].append(walmod.Op(walmod.DOCUMENT_INSERT, coll.db.name, shard.cuid,
+                                              shard.name, orjson.dumps(doc)))
+
+    def delete(self, coll: Collection, shard: Shard, key: str, old: dict) -> None:
+        self._touch(coll, shard)
+        if self.transactional:
+            self.overlay.setdefault(shard.name, {})[key] = _DELETED
+        else:
+            del shard.docs[key]
+            if coll.unique:
+                indexes.on_delete(coll, key, old)
+        self.ops[shard.name].append(walmod.Op(
+            walmod.DOCUMENT_REMOVE, coll.db.name, shard.cuid, shard.name,
+            orjson.dumps({"_key": key, "_rev": old.get("_rev", "")})))
+
+    def _touch(self, coll: Collection, shard: Shard) -> None:
+        if shard.name not in self.touched:
+            self.touched[shard.name] = (coll, shard)
+            self.ops[shard.name] = []
+
+    def commit(self) -> None:
+        """Apply a transaction's overlay (no-op for plain requests) and log every shard's batch."""
+        if self.transactional:
+            for name, changes in self.overlay.items():
+                coll, shard = self.touched[name]
+                for key, doc in changes.items():
+                    old = shard.docs.get(key)
+                    if doc is None:
+                        if old is not None:
+                            del shard.docs[key]
+                            if coll.unique:
+                                indexes.on_delete(coll, key, old)
+                    else:
+                        shard.docs[key] = doc
+                        if coll.unique:
+                            indexes.on_put(coll, key, old, doc)
+        for name, ops in self.ops.items():
+            if ops:
+                coll, shard = self.touched[name]
+                if coll.db.name in self.cluster.databases and coll.db.collections.get(coll.name) is coll:
+                    self.cluster.log_shard(shard, ops, single_op_tid=not self.transactional)
+        self.overlay.clear()
+        self.ops.clear()
+        self.touched.clear()
+
+    def abort(self) -> None:
+        self.overlay.clear()
+        self.ops.clear()
+        self.touched.clear()
