@@ -100,7 +100,7 @@ _FIELDS: tuple[str, ...] = ("v",) + tuple(
     f.name for f in dataclasses.fields(Envelope) if f.name not in ("v", "extra")
 )
 _CHECKERS = {name: _checker_for(_HINTS[name]) for name in _FIELDS}
-_FIELDS_SET = frozenset(_FIELDS) | {"extra"}
+_FIELDS_SET = frozenset(_FIELDS)
 
 
 def index_headers(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, bytes]:
