@@ -99,7 +99,7 @@ def test_changing_or_adding_a_signed_header_is_refused(name: str, new: bytes) ->
 
 def test_header_swap_between_two_shards_records_is_refused() -> None:
     v1, h1 = signed(data(shard="s1", seq=3))
-    v2, h2 = signed(data(shard="s2", seq=3))
+    _, h2 = signed(data(shard="s2", seq=3))
     swapped = [(k, dict(h2)[k] if k == "shard" else v) for k, v in h1]
     with pytest.raises(VerificationError, match="bad signature"):
         VERIFIER.verify(v1, swapped)

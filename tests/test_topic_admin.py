@@ -23,7 +23,7 @@ on_session_loop = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest.fixture
-def bootstrap(kafka_two_dc) -> str:  # noqa: ANN001 - the fixture's type lives in tests/conftest.py
+def bootstrap(kafka_two_dc) -> str:  # the fixture's type lives in tests/conftest.py
     return kafka_two_dc.bootstrap("A")
 
 
