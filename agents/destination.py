@@ -37,7 +37,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -308,9 +308,11 @@ class DestinationWorker:
 
     # --- shard streams -------------------------------------------------------------------------
 
-    def _assigned(self, tps: set[TopicPartition]) -> None:
+    async def _assigned(self, tps: set[TopicPartition]) -> None:
         consumer = self._consumer
         assert consumer is not None
+        # Another worker may have applied these shards since this one last had them.
+        self._positions = await retrying("reading positions", self._store.load)
         for tp in tps:
             parsed = shard_of(tp.topic)
             if parsed is None or tp in self._shards:
@@ -411,8 +413,8 @@ class DestinationWorker:
         state.gap = True
         self.stats.stopped[state.shard] = reason
         self.stats.resync_requests += 1
-        asyncio.get_running_loop().create_task(self._send_feedback(Op.RESYNC_REQUEST, {
-            "dst": self.config.dst, "shard": state.shard, "reason": reason}))
+        self._background(self._send_feedback(Op.RESYNC_REQUEST, {
+            "dst": self.config.dst, "shard": state.shard, "reason": reason}), f"resync request for {state.shard}")
 
     def _stop(self, state: _Shard, reason: str) -> None:
         log.error("shard %s stopped: %s", state.shard, reason)
@@ -489,6 +491,18 @@ class DestinationWorker:
 
     # --- feedback ------------------------------------------------------------------------------
 
+    def _background(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            if t in self._tasks:
+                self._tasks.remove(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %s", what, t.exception())
+
+        task.add_done_callback(done)
+
     async def _send_feedback(self, op: Op, body: dict[str, Any]) -> None:
         producer = self._producer
         if producer is None:
@@ -517,4 +531,4 @@ class _Listener(ConsumerRebalanceListener):
         await self._worker._revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._worker._assigned(set(assigned))
+        await self._worker._assigned(set(assigned))
