@@ -57,6 +57,8 @@ CURSOR_NOT_FOUND = 1600
 VALIDATION_FAILED = 1620
 USER_DUPLICATE = 1702
 USER_NOT_FOUND = 1703
+GRAPH_NOT_FOUND = 1924
+GRAPH_DUPLICATE = 1925
 QUEUE_FULL = 21003
 
 # Transient by nature: the same request can succeed later without anyone changing anything.

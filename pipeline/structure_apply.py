@@ -31,6 +31,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from dc2dc.pipeline import errno
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError, Dc2dcError
@@ -67,6 +69,12 @@ def _covers(actual: Any, desired: Any) -> bool:
     return bool(actual == desired)
 
 
+def _same_members(actual: list[Any], desired: list[Any]) -> bool:
+    """Order-insensitive equality of two JSON lists (graph definitions come back in any order)."""
+    key = lambda v: orjson.dumps(v, option=orjson.OPT_SORT_KEYS)  # noqa: E731
+    return sorted(map(key, actual)) == sorted(map(key, desired))
+
+
 def _differs(actual: dict[str, Any], desired: dict[str, Any], keys: tuple[str, ...] | None = None) -> list[str]:
     """Keys whose desired value the destination does not have (keys it does not report are not compared)."""
     names = keys if keys is not None else tuple(desired)
@@ -81,12 +89,14 @@ class _Db:
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     analyzers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    graphs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, raw: dict[str, Any] | None) -> _Db:
         raw = raw or {}
         colls = {n: c for n, c in (raw.get("collections") or {}).items() if not _is_system(n)}
-        return cls(raw.get("options") or {}, colls, raw.get("views") or {}, raw.get("analyzers") or {})
+        return cls(raw.get("options") or {}, colls, raw.get("views") or {}, raw.get("analyzers") or {},
+                   raw.get("graphs") or {})
 
 
 class StructureApplier:
@@ -126,6 +136,7 @@ class StructureApplier:
             await self._apply_analyzers(name, db, old)
             await self._apply_collections(name, db, old)
             await self._apply_views(name, db)
+            await self._apply_graphs(name, db)
         for user, spec in want_users.items():
             await self._apply_user(user, spec, had_users.get(user) or {})
         return self._actions
@@ -161,6 +172,11 @@ class StructureApplier:
                        ok={errno.ARANGO_DUPLICATE_NAME})
 
     async def _drop_in_database(self, db: str, old: _Db, new: _Db) -> None:
+        if old.graphs:
+            graphs = await self._graphs(db)
+            for graph in old.graphs:
+                if graph in graphs and graph not in new.graphs:
+                    await self._drop_graph(db, graph)
         views = await self._views(db)
         for view in old.views:
             if view in views and view not in new.views:
@@ -299,10 +315,34 @@ class StructureApplier:
                                json={"name": name, "type": vtype, **props}, ok={errno.ARANGO_DUPLICATE_NAME})
                 continue
             actual = await self._get(f"/_api/view/{name}/properties", db=db)
-            changed = _differs(actual, props) + [k for k in props if k not in actual]
+            changed = _differs(actual, props)
             if changed:
                 await self._do("PUT", f"/_api/view/{name}/properties",
-                               f"change {', '.join(sorted(set(changed)))} of view {db}/{name}", db=db, json=props)
+                               f"change {', '.join(changed)} of view {db}/{name}", db=db, json=props)
+
+    # --- named graphs (the _graphs system collection, through the graph API) ---------------------
+
+    async def _graphs(self, db: str) -> dict[str, dict[str, Any]]:
+        return {g["_key"]: g for g in (await self._get("/_api/gharial", db=db))["graphs"]}
+
+    async def _drop_graph(self, db: str, name: str) -> None:
+        # The graph's collections stay: they are replicated (and dropped) as collections.
+        await self._do("DELETE", f"/_api/gharial/{name}", f"drop graph {db}/{name}", db=db,
+                       params={"dropCollections": False}, ok={errno.GRAPH_NOT_FOUND})
+
+    async def _apply_graphs(self, db: str, want: _Db) -> None:
+        if not want.graphs:
+            return
+        have = await self._graphs(db)
+        for name, spec in want.graphs.items():
+            shape = {k: spec.get(k) or [] for k in ("edgeDefinitions", "orphanCollections")}
+            current = have.get(name)
+            if current is not None:
+                if all(_same_members(current.get(k) or [], v) for k, v in shape.items()):
+                    continue
+                await self._drop_graph(db, name)
+            await self._do("POST", "/_api/gharial", f"create graph {db}/{name}", db=db,
+                           json={"name": name, **shape}, ok={errno.GRAPH_DUPLICATE})
 
     # --- users and permissions -----------------------------------------------------------------
 
