@@ -1,0 +1,576 @@
+"""The source worker: structure epochs, one WAL tailer per data server, one producer per shard.
+
+A plain asyncio component (``start``/``stop``/``async with``); the Faust app hosts it.
+
+Structure. A poller reads the full structure from the coordinator (``pipeline.structure``)
+every ``structure_interval_s``, and at once when a tailer sees a DDL marker or a WAL entry of
+a shard that is in no published epoch yet (that tailer waits for the poll: entries are never
+dropped because the structure lags). A snapshot that differs from the last one becomes the
+next epoch on the control topic. Each data message carries the epoch its shard last appeared in.
+
+Shard states. Every replicated shard has a ``ShardState`` and a fenced transactional producer
+(``pipeline.shard_producer``). The producer's read-back decides how the shard starts:
+
+* topic empty -> initial sync (``resync_begin/doc/end`` from a snapshot at ``T0``, then live);
+* last message from the shard's current leader and no resync left open -> live, resuming
+  after that message's tick;
+* last message from another server (the leader moved while no one watched) -> resync;
+* a resync left open (crash mid-dump) -> a new resync.
+
+Tailing. Each data server is tailed once (``pipeline.wal_tailer``) from the smallest tick of
+the shards that follow it. Markers are grouped into write batches (``UnitAssembler``), mapped
+to shards (``ShardResolver``), and routed only when that server currently leads the shard (a
+DBServer's WAL also holds its follower copies). Per shard a unit is skipped when its tick is not
+above the shard's position (resume without duplicates), sent when the shard is live, and held
+while the shard is being synchronised (units at or below ``T0`` are dropped: the snapshot has
+them). After each tail chunk every shard with messages gets one Kafka transaction; only then
+does the tail position advance. Idle live shards get a heartbeat carrying the server's safe
+position every ``heartbeat_interval_s``, which also keeps their resume point recent.
+
+Leader moves, purged WAL, resync requests. A shard whose leader changes gets a new
+*generation*: batches routed under the old one are dropped at send time (under the producer's
+lock), and the shard resyncs from the new leader. ``frompresent=false`` resyncs every shard
+that follows that server and restarts its tail from the server's current tick. A
+``resync_request`` on a feedback topic resyncs that shard. Nothing is ever skipped.
+
+Errors. Retriable errors (ArangoDB/Kafka transients, a failed Kafka transaction) restart the
+affected loop after a pause; a failed producer is restarted (re-fenced, position re-read)
+before it sends again. Anything else stops the component, and ``wait()`` raises it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl as ssl_module
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.errors import ArangoError, Dc2dcError
+from dc2dc.pipeline.shard_producer import ProducerFailed, RecordEncoder, ShardProducer
+from dc2dc.pipeline.shard_resolver import ShardResolver
+from dc2dc.pipeline.snapshot_sync import SyncAborted, SyncProgress, SyncSettings, snapshot_shard
+from dc2dc.pipeline.source_cluster import SourceCluster
+from dc2dc.pipeline.structure import ShardInfo, Structure, read_structure
+from dc2dc.pipeline.structure_publisher import StructurePublisher
+from dc2dc.pipeline.wal_markers import ShardContext, UnitAssembler, WalUnit, shard_envelopes
+from dc2dc.pipeline.wal_tailer import PositionLost, WalTailer, server_last_tick
+from dc2dc.topics.admin import TopicSettings, ensure_topics
+from dc2dc.topics.chunking import to_records
+from dc2dc.topics.codec import decode
+from dc2dc.topics.envelope import Envelope, Op
+from dc2dc.topics.names import control_topic, feedback_topic, shard_topic
+from dc2dc.topics.signing import Signer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Configuration of one source worker."""
+
+    src: str
+    kafka: str                                  # bootstrap servers of the source DC's Kafka
+    arangodb: str                               # a coordinator (or the single server)
+    username: str | None = "root"
+    password: str | None = ""
+    jwt_secret: str | None = None               # superuser JWT for DBServers; basic auth if None
+    ssl: ssl_module.SSLContext | bool | None = None
+    destinations: tuple[str, ...] = ()          # DCs whose feedback topics this worker reads
+    topics: TopicSettings = TopicSettings()
+    signer: Signer | None = None
+    sync: SyncSettings = SyncSettings()
+    structure_interval_s: float = 2.0
+    heartbeat_interval_s: float = 3.0
+    tail_chunk_bytes: int = 1024 * 1024
+    idle_min_s: float = 0.05
+    idle_max_s: float = 0.5
+    max_held_units: int = 20000                 # per syncing shard, before its tailer waits
+    retry_pause_s: float = 1.0
+
+
+@dataclass
+class ShardState:
+    info: ShardInfo
+    producer: ShardProducer
+    epoch: int = 0
+    generation: int = 0
+    live: bool = False
+    server: str | None = None        # server whose ticks the live stream follows
+    tick: int = 0                    # every change of the shard up to this tick is in the topic
+    sync_server: str | None = None
+    sync: SyncProgress | None = None
+    sync_task: asyncio.Task[None] | None = None
+    t0: int | None = None
+    held: list[tuple[WalUnit, list[dict[str, Any]]]] = field(default_factory=list)
+    last_sent: float = 0.0
+
+
+class SnapshotTooOld(Dc2dcError):
+    """A resync's snapshot tick is older than where its server's tail started; take a new one."""
+
+    retriable = True
+
+
+def _retriable(exc: BaseException) -> bool:
+    if isinstance(exc, (ProducerFailed, SyncAborted)):
+        return True
+    if isinstance(exc, (Dc2dcError, KafkaError)):
+        return bool(getattr(exc, "retriable", False))
+    return isinstance(exc, (ConnectionError, asyncio.TimeoutError))
+
+
+class SourceComponent:
+    """One source DC's worker (see module docstring)."""
+
+    def __init__(self, settings: SourceSettings) -> None:
+        self.settings = settings
+        limits = settings.topics.chunk_limits()
+        signer = settings.signer
+        if signer is None:
+            self._encoder: RecordEncoder = lambda env: to_records(env, limits)
+        else:
+            self._encoder = lambda env: [(v, signer.sign(v, h)) for v, h in to_records(env, limits)]
+        self._limits = limits
+        self._http = ArangoHttp(settings.arangodb, username=settings.username, password=settings.password,
+                                ssl=settings.ssl)
+        self.cluster = SourceCluster(self._http, username=settings.username, password=settings.password,
+                                     jwt_secret=settings.jwt_secret, ssl=settings.ssl)
+        self.publisher = StructurePublisher(bootstrap=settings.kafka, src=settings.src, limits=limits,
+                                            encoder=self._encoder)
+        self.shards: dict[str, ShardState] = {}
+        self._leaders: dict[str, str] = {}
+        self._ignored: set[str] = set()
+        self._orphans: set[str] = set()
+        self._resolvers: dict[str, ShardResolver] = {}
+        self._server_tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._poll_lock = asyncio.Lock()
+        self._poll_hint = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._failure: BaseException | None = None
+        self.tail_positions: dict[str, int] = {}
+        self._tail_floor: dict[str, int] = {}
+        self.applied: dict[str, dict[str, Any]] = {}
+        self.stats: dict[str, int] = defaultdict(int)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> SourceComponent:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.cluster.detect()
+        extra_topics = [feedback_topic(s.src, dst) for dst in s.destinations]
+        await ensure_topics(s.kafka, [control_topic(s.src), *extra_topics], s.topics)
+        await self.publisher.start()
+        await self.poll_structure()
+        self._tasks.append(asyncio.create_task(self._guard(self._structure_loop()), name="dc2dc-structure"))
+        if s.destinations:
+            self._tasks.append(asyncio.create_task(self._guard(self._feedback_loop()), name="dc2dc-feedback"))
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        tasks = [*self._tasks, *self._server_tasks.values(),
+                 *(st.sync_task for st in self.shards.values() if st.sync_task is not None)]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._server_tasks.clear()
+        await asyncio.gather(*(st.producer.stop() for st in self.shards.values()), return_exceptions=True)
+        await self.publisher.stop()
+        await self.cluster.close()
+        await self._http.close()
+
+    async def wait(self) -> None:
+        """Return when the component stops; raise the error that stopped it, if any."""
+        await self._stopped.wait()
+        if self._failure is not None:
+            raise self._failure
+
+    def _fail(self, exc: BaseException) -> None:
+        log.error("source worker %s stops: %r", self.settings.src, exc, exc_info=exc)
+        if self._failure is None:
+            self._failure = exc
+        self._stopped.set()
+
+    async def _guard(self, coro: Any) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - anything unexpected must stop the worker loudly
+            self._fail(exc)
+
+    def status(self) -> dict[str, Any]:
+        """Per-shard position and sync progress, per-server tail position, applied feedback."""
+        return {
+            "src": self.settings.src,
+            "epoch": self.publisher.epoch,
+            "shards": {
+                shard: {"db": st.info.db, "coll": st.info.coll, "seq": st.producer.position.seq,
+                        "tick": st.tick, "server": st.server, "live": st.live,
+                        "sync": st.sync.as_dict() if st.sync else None}
+                for shard, st in sorted(self.shards.items())
+            },
+            "servers": dict(self.tail_positions),
+            "applied": dict(self.applied),
+            "stats": dict(self.stats),
+        }
+
+    # -- structure ------------------------------------------------------------------------
+    async def _structure_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._poll_hint.wait(), self.settings.structure_interval_s)
+            except asyncio.TimeoutError:
+                pass
+            self._poll_hint.clear()
+            try:
+                await self.poll_structure()
+            except Exception as exc:
+                if not _retriable(exc):
+                    raise
+                log.warning("structure poll of %s failed, retrying: %r", self.settings.src, exc)
+                await asyncio.sleep(self.settings.retry_pause_s)
+
+    async def poll_structure(self) -> None:
+        """Read the structure now; publish an epoch if it changed; follow shards and leaders."""
+        async with self._poll_lock:
+            structure = await read_structure(self.cluster)
+            await self._add_shards(structure)
+            await self.publisher.publish(structure.snapshot)
+            epoch = self.publisher.epoch
+            self._leaders = structure.leaders
+            self._ignored = structure.ignored
+            for shard, st in list(self.shards.items()):
+                if shard not in structure.shards:
+                    await self._remove_shard(shard)
+                    continue
+                st.info = structure.shards[shard]
+                st.epoch = epoch
+                self._follow_leader(st)
+            for server in await self.cluster.data_servers():
+                if server not in self._server_tasks:
+                    self._server_tasks[server] = asyncio.create_task(
+                        self._guard(self._server_loop(server)), name=f"dc2dc-tail-{server}")
+
+    async def _add_shards(self, structure: Structure) -> None:
+        new = [info for shard, info in structure.shards.items() if shard not in self.shards]
+        if not new:
+            return
+        await ensure_topics(self.settings.kafka, [shard_topic(self.settings.src, i.shard) for i in new],
+                            self.settings.topics)
+        states = [ShardState(info=i, producer=ShardProducer(bootstrap=self.settings.kafka, src=self.settings.src,
+                                                            shard=i.shard, limits=self._limits, encoder=self._encoder))
+                  for i in new]
+        await asyncio.gather(*(st.producer.start() for st in states))
+        for st in states:
+            self.shards[st.info.shard] = st
+
+    async def _remove_shard(self, shard: str) -> None:
+        st = self.shards.pop(shard)
+        st.generation += 1
+        if st.sync_task is not None:
+            st.sync_task.cancel()
+        await st.producer.stop()
+
+    def _follow_leader(self, st: ShardState) -> None:
+        """Start, keep or move a shard's stream according to its current leader."""
+        leader = self._leaders.get(st.info.shard)
+        if leader is None:
+            return
+        if st.live and st.server == leader:
+            return
+        if st.sync_task is not None and not st.sync_task.done() and st.sync_server == leader:
+            return
+        if st.live or st.sync_server is not None:
+            self._start_sync(st, leader, "leader_move")
+            return
+        pos = st.producer.position
+        if pos.empty:
+            self._start_sync(st, leader, "initial")
+        elif pos.resync_open:
+            self._start_sync(st, leader, "interrupted")
+        elif pos.server != leader:
+            self._start_sync(st, leader, "leader_move")
+        else:
+            st.live, st.server, st.tick = True, leader, pos.tick
+
+    # -- resync ---------------------------------------------------------------------------
+    def _start_sync(self, st: ShardState, server: str, reason: str) -> None:
+        if st.sync_task is not None and not st.sync_task.done():
+            st.sync_task.cancel()
+        st.generation += 1
+        st.live, st.server, st.t0, st.held = False, None, None, []
+        st.sync_server = server
+        st.sync = SyncProgress(shard=st.info.shard, reason=reason)
+        self.stats[f"resync_{reason}"] += 1
+        st.sync_task = asyncio.create_task(self._guard(self._sync(st, server, reason, st.generation)),
+                                           name=f"dc2dc-sync-{st.info.shard}")
+
+    async def _sync(self, st: ShardState, server: str, reason: str, generation: int) -> None:
+        def current() -> bool:
+            return st.generation == generation
+
+        def on_t0(t0: int) -> None:
+            if t0 < self._tail_floor.get(server, 0):
+                # The running tail of this server started after T0: it cannot deliver what
+                # follows the snapshot. A new snapshot will be newer than that start.
+                raise SnapshotTooOld(f"snapshot of {st.info.shard} at {t0} predates the tail of {server}")
+            st.t0 = t0
+            st.held = [(unit, markers) for unit, markers in st.held if unit.tick > t0]
+
+        async def emit(envs: list[Envelope]) -> bool:
+            return await st.producer.send(envs, current)
+
+        while current():
+            try:
+                t0 = await snapshot_shard(self.cluster.client(server), st.info, src=self.settings.src,
+                                          server=server, reason=reason, epoch=lambda: st.epoch, emit=emit,
+                                          on_t0=on_t0, progress=st.sync or SyncProgress(st.info.shard, reason),
+                                          settings=self.settings.sync)
+                tick = t0
+                # Units that arrived during the dump follow the snapshot; new ones may arrive while
+                # we send, so drain until nothing is held, then go live without yielding.
+                while st.held:
+                    held, st.held = st.held, []
+                    envs = [env for unit, markers in held
+                            for env in shard_envelopes(unit, markers, self._context(st, server))]
+                    if not await st.producer.send(envs, current):
+                        return
+                    tick = held[-1][0].tick
+                if current():
+                    st.live, st.server, st.tick, st.sync_server = True, server, tick, None
+                    st.last_sent = time.monotonic()
+                return
+            except SyncAborted:
+                return
+            except Exception as exc:
+                if not _retriable(exc):
+                    raise
+                log.warning("resync of %s from %s failed, retrying: %r", st.info.shard, server, exc)
+                self.stats["resync_retries"] += 1
+                if isinstance(exc, ProducerFailed):
+                    await self._restart_producer(st)
+                await asyncio.sleep(self.settings.retry_pause_s)
+                st.held, st.t0 = [], None
+                if st.sync is not None:
+                    st.sync.docs = st.sync.bytes = 0
+                    st.sync.state = "starting"
+
+    async def _restart_producer(self, st: ShardState) -> None:
+        """Re-fence and re-read a producer whose transaction failed; re-derive the shard's state."""
+        await st.producer.stop()
+        await st.producer.start()
+        pos = st.producer.position
+        if st.live and pos.server == st.server and not pos.resync_open:
+            st.tick = pos.tick
+        elif st.live:
+            assert st.server is not None
+            self._start_sync(st, st.server, "gap")
+
+    # -- tailing --------------------------------------------------------------------------
+    async def _server_loop(self, server: str) -> None:
+        while True:
+            try:
+                await self._tail(server)
+            except PositionLost as lost:
+                log.warning("%s; resyncing its shards", lost.message)
+                self.stats["position_lost"] += 1
+                self._resync_followers(server, "wal_purged")
+            except Exception as exc:
+                if not _retriable(exc):
+                    raise
+                log.warning("tailing %s failed, restarting: %r", server, exc)
+                self.stats["tail_restarts"] += 1
+                for st in self.shards.values():
+                    if st.producer.failed:
+                        await self._restart_producer(st)
+                await asyncio.sleep(self.settings.retry_pause_s)
+
+    def _resync_followers(self, server: str, reason: str) -> None:
+        for st in self.shards.values():
+            if (st.live and st.server == server) or st.sync_server == server:
+                self._start_sync(st, server, reason)
+
+    async def _tail(self, server: str) -> None:
+        s = self.settings
+        http = self.cluster.client(server)
+        resolver = self._resolvers.setdefault(server, ShardResolver(http, single=self.cluster.single))
+        # Start low enough for every shard that follows this server: live shards after their
+        # position, syncing shards after their snapshot tick. With none, from the newest tick.
+        # Read the known positions after the await: a snapshot tick may arrive meanwhile.
+        fresh = await server_last_tick(http)
+        known = [st.tick for st in self.shards.values() if st.live and st.server == server]
+        known += [st.t0 for st in self.shards.values() if st.sync_server == server and st.t0 is not None]
+        start = min(known) if known else fresh
+        self._tail_floor[server] = start
+        tailer = WalTailer(http, server=server, from_tick=start, src=s.src, chunk_size=s.tail_chunk_bytes,
+                           idle_min=s.idle_min_s, idle_max=s.idle_max_s)
+        assembler = UnitAssembler()
+        self.tail_positions[server] = start
+        while True:
+            chunk = await tailer.fetch()
+            out: dict[str, list[Envelope]] = defaultdict(list)
+            ticks: dict[str, int] = {}
+            generations: dict[str, int] = {}
+            for unit in assembler.feed(chunk.markers):
+                if unit.structure is not None:
+                    resolver.learn(unit.structure)
+                    self._poll_hint.set()
+                    continue
+                for shard, markers in (await self._by_shard(resolver, unit)).items():
+                    st = await self._led_state(server, shard)
+                    if st is not None:
+                        self._route(st, server, unit, markers, out, ticks, generations)
+            safe = assembler.safe_tick(tailer.next_position(chunk))
+            self._add_heartbeats(server, safe, out, ticks, generations)
+            await self._send(server, out, ticks, generations)
+            tailer.commit(chunk)
+            self.tail_positions[server] = tailer.position
+            await self._wait_for_syncs(server)
+            await tailer.wait(chunk)
+
+    async def _by_shard(self, resolver: ShardResolver, unit: WalUnit) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for marker in unit.markers:
+            shard = await resolver.resolve(marker["db"], marker["cuid"])
+            if shard is None:
+                # The server no longer knows the collection: it was dropped after this change
+                # (the server itself stops emitting such markers, spec section 0 item 16).
+                self.stats["markers_of_dropped_collections"] += 1
+                log.info("WAL marker at tick %s of dropped collection %s/%s not replicated",
+                         marker["tick"], marker["db"], marker["cuid"])
+                continue
+            grouped[shard].append(marker)
+        return grouped
+
+    async def _led_state(self, server: str, shard: str) -> ShardState | None:
+        """The state of ``shard`` if ``server`` leads it and it is replicated, else None."""
+        if shard in self._ignored or shard in self._orphans:
+            return None
+        if shard not in self.shards:
+            # A shard in no published epoch: the structure must catch up before its data moves.
+            await self.poll_structure()
+            if shard not in self.shards:
+                if shard not in self._ignored:
+                    self._orphans.add(shard)
+                    log.warning("shard %s of server %s is in no collection any more; its WAL entries "
+                                "are not replicated", shard, server)
+                return None
+        if self._leaders.get(shard) != server:
+            return None
+        return self.shards[shard]
+
+    def _context(self, st: ShardState, server: str) -> ShardContext:
+        i = st.info
+        return ShardContext(src=self.settings.src, db=i.db, coll=i.coll, shard=i.shard, cid=i.cid,
+                            server=server, epoch=st.epoch)
+
+    def _route(self, st: ShardState, server: str, unit: WalUnit, markers: list[dict[str, Any]],
+               out: dict[str, list[Envelope]], ticks: dict[str, int], generations: dict[str, int]) -> None:
+        shard = st.info.shard
+        if st.live and st.server == server:
+            if unit.tick <= max(st.tick, ticks.get(shard, 0)):
+                self.stats["units_already_sent"] += 1
+                return
+            out[shard].extend(shard_envelopes(unit, markers, self._context(st, server)))
+            ticks[shard] = unit.tick
+            generations.setdefault(shard, st.generation)
+            return
+        if st.sync_server != server or st.sync_task is None or st.sync_task.done():
+            self._start_sync(st, server, "leader_move")
+        if st.t0 is not None and unit.tick <= st.t0:
+            return  # in the snapshot
+        if st.held and unit.tick <= st.held[-1][0].tick:
+            return  # a restarted tail reads again what is held already
+        st.held.append((unit, markers))
+
+    def _add_heartbeats(self, server: str, safe: int, out: dict[str, list[Envelope]],
+                        ticks: dict[str, int], generations: dict[str, int]) -> None:
+        now = time.monotonic()
+        for shard, st in self.shards.items():
+            if not (st.live and st.server == server) or shard in out:
+                continue
+            if now - st.last_sent < self.settings.heartbeat_interval_s or safe <= st.tick:
+                continue
+            ctx = self._context(st, server)
+            out[shard].append(Envelope(op=Op.HEARTBEAT, src=ctx.src, seq=0, epoch=ctx.epoch, tick=str(safe),
+                                       server=server, ts=int(time.time() * 1000), db=ctx.db, coll=ctx.coll,
+                                       shard=shard, cid=ctx.cid))
+            ticks[shard] = safe
+            generations[shard] = st.generation
+
+    async def _send(self, server: str, out: dict[str, list[Envelope]], ticks: dict[str, int],
+                    generations: dict[str, int]) -> None:
+        async def one(shard: str) -> None:
+            st = self.shards.get(shard)
+            if st is None:
+                return
+            generation = generations[shard]
+
+            def current() -> bool:
+                return st.generation == generation and st.live and st.server == server
+
+            if await st.producer.send(out[shard], current):
+                st.tick = max(st.tick, ticks[shard])
+                st.last_sent = time.monotonic()
+                self.stats["messages"] += len(out[shard])
+
+        results = await asyncio.gather(*(one(shard) for shard in out), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _wait_for_syncs(self, server: str) -> None:
+        # Back-pressure: a shard being synchronised holds this server's units in memory.
+        while not self._stopped.is_set() and any(
+                st.sync_server == server and len(st.held) > self.settings.max_held_units
+                for st in self.shards.values()):
+            await asyncio.sleep(0.05)
+
+    # -- feedback -------------------------------------------------------------------------
+    async def _feedback_loop(self) -> None:
+        s = self.settings
+        consumer = AIOKafkaConsumer(*(feedback_topic(s.src, dst) for dst in s.destinations),
+                                    bootstrap_servers=s.kafka, group_id=f"dc2dc-src.{s.src}.feedback",
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    isolation_level="read_committed")
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for tp, records in batches.items():
+                    for record in records:
+                        self._on_feedback(decode(record.value, list(record.headers), topic=tp.topic,
+                                                 offset=record.offset))
+                if batches:
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+
+    def _on_feedback(self, env: Envelope) -> None:
+        body = env.body or {}
+        if env.op == Op.APPLIED:
+            self.applied[str(body.get("dst"))] = body.get("positions", {})
+        elif env.op == Op.RESYNC_REQUEST:
+            shard = str(body.get("shard"))
+            st = self.shards.get(shard)
+            leader = self._leaders.get(shard)
+            if st is None or leader is None:
+                log.warning("resync request for unknown shard %s from %s ignored", shard, body.get("dst"))
+                return
+            log.info("resync of %s requested by %s: %s", shard, body.get("dst"), body.get("reason"))
+            self._start_sync(st, leader, "gap")

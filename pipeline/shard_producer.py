@@ -1,0 +1,177 @@
+"""The producer of one shard topic: transactional, fenced, and its own checkpoint store.
+
+``transactional_id`` is derived from the source DC and the shard (``dc2dc-src.<src>.<shard>``),
+so when a shard's producer starts anywhere, Kafka fences every older producer of that shard
+(a zombie worker can no longer commit). Only *after* fencing does ``start`` read the last
+committed message of the shard topic back (``read_committed``, scanning back from the end past
+transaction markers and aborted batches): nothing can be committed behind our back any more, so
+that message is the true resume point — seq, source tick, source server, epoch, and whether a
+resync was left open. The source side keeps no other checkpoint.
+
+``send`` writes a list of envelopes as ONE Kafka transaction and numbers them with contiguous
+seqs continuing the topic's (chunks of one large document share a seq). A failed transaction is
+aborted and the producer refuses further sends: the owner must restart it, which re-fences and
+re-reads the position, so a half-sent batch can never leave a seq gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from dc2dc.topics.chunking import ChunkLimits, to_records
+from dc2dc.topics.codec import Headers, decode
+from dc2dc.topics.envelope import Envelope, Op
+from dc2dc.topics.names import shard_topic
+
+log = logging.getLogger(__name__)
+
+RecordEncoder = Callable[[Envelope], list[tuple[bytes, Headers]]]
+_RESYNC_OPEN_OPS = frozenset({Op.RESYNC_BEGIN, Op.RESYNC_DOC, Op.RESYNC_REMOVE})
+
+
+def shard_transactional_id(src: str, shard: str) -> str:
+    return f"dc2dc-src.{src}.{shard}"
+
+
+@dataclass
+class ShardPosition:
+    """Where a shard's topic stands: its last committed message."""
+
+    seq: int = 0
+    tick: int = 0
+    server: str | None = None
+    epoch: int = 0
+    op: Op | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.seq == 0
+
+    @property
+    def resync_open(self) -> bool:
+        """The last message belongs to a resync that never reached ``resync_end``."""
+        return self.op in _RESYNC_OPEN_OPS
+
+    @classmethod
+    def of(cls, env: Envelope) -> ShardPosition:
+        return cls(seq=env.seq, tick=int(env.tick), server=env.server, epoch=env.epoch, op=env.op)
+
+
+class ProducerFailed(RuntimeError):
+    """A transaction of this producer failed; restart it (re-fence, re-read) before sending again."""
+
+
+async def read_last_committed(bootstrap: str, topic: str, *, consumer_options: dict | None = None) -> Envelope | None:
+    """The last committed message of a 1-partition topic, or None when it has none."""
+    tp = TopicPartition(topic, 0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
+                                enable_auto_commit=False, group_id=None, **(consumer_options or {}))
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        beginning = (await consumer.beginning_offsets([tp]))[tp]
+        window = 8
+        while True:
+            start = max(beginning, end - window)
+            consumer.seek(tp, start)
+            last = None
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                for record in batch.get(tp, []):
+                    if record.offset < end:
+                        last = record
+            if last is not None:
+                return decode(last.value, list(last.headers), topic=topic, offset=last.offset)
+            if start <= beginning:
+                return None
+            window *= 8  # only markers / aborted batches in the window: look further back
+    finally:
+        await consumer.stop()
+
+
+class ShardProducer:
+    """Transactional producer of one shard topic (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        src: str,
+        shard: str,
+        limits: ChunkLimits = ChunkLimits(),
+        encoder: RecordEncoder | None = None,
+        producer_options: dict | None = None,
+    ) -> None:
+        self.src = src
+        self.shard = shard
+        self.topic = shard_topic(src, shard)
+        self._bootstrap = bootstrap
+        self._limits = limits
+        self._encoder: RecordEncoder = encoder or (lambda env: to_records(env, limits))
+        self._options = producer_options or {}
+        self._producer: AIOKafkaProducer | None = None
+        self._failed = False
+        self.position = ShardPosition()
+        self.lock = asyncio.Lock()
+
+    async def start(self) -> ShardPosition:
+        """Fence older producers of this shard, then read the resume position from the topic."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            transactional_id=shard_transactional_id(self.src, self.shard),
+            enable_idempotence=True,
+            acks="all",
+            max_request_size=self._limits.max_message_bytes,
+            **self._options,
+        )
+        await producer.start()  # InitProducerId: from here on, no zombie can commit to this shard
+        self._producer = producer
+        last = await read_last_committed(self._bootstrap, self.topic)
+        self.position = ShardPosition.of(last) if last is not None else ShardPosition()
+        self._failed = False
+        return self.position
+
+    @property
+    def failed(self) -> bool:
+        """A transaction failed: ``stop`` and ``start`` again before the next ``send``."""
+        return self._failed
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def send(self, envs: list[Envelope], guard: Callable[[], bool] | None = None) -> bool:
+        """Number ``envs`` and commit them in one transaction; False (nothing sent) if ``guard()`` fails.
+
+        ``guard`` is checked under the producer's lock, right before the transaction: the owner
+        uses it to drop a batch that became stale while it waited (e.g. the shard moved).
+        """
+        if not envs:
+            return True
+        async with self.lock:
+            if guard is not None and not guard():
+                return False
+            if self._producer is None or self._failed:
+                raise ProducerFailed(f"producer of {self.topic} must be restarted before sending")
+            seq = self.position.seq
+            records: list[tuple[bytes, Headers]] = []
+            for env in envs:
+                seq += 1
+                env.seq = seq
+                records.extend(self._encoder(env))
+            try:
+                async with self._producer.transaction():
+                    for value, headers in records:
+                        await self._producer.send(self.topic, value=value, headers=headers, partition=0)
+            except Exception as exc:
+                self._failed = True
+                raise ProducerFailed(f"transaction on {self.topic} failed: {exc!r}") from exc
+            self.position = ShardPosition.of(envs[-1])
+            return True

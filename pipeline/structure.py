@@ -1,0 +1,238 @@
+"""Structure snapshots: the full desired structure of a source DC, read from its coordinator.
+
+A snapshot is what the control topic carries (``/tmp/structure-contract.md``, "Structure snapshot"):
+databases with their options, collections with the properties that matter, the source shard
+ids in hash-slot order, indexes, views, analyzers, and users with permissions. It is built
+from the public HTTP API only, so it works the same against ArangoDB and the stand-in.
+
+Rules for system collections (names starting with ``_``), the source side's half:
+
+* They never appear under ``"collections"`` and their WAL entries are never sent as data.
+  Their shards are still recorded (``Structure.ignored``) so a WAL entry for one is recognised
+  as deliberately not replicated rather than as an unknown shard.
+* ``_users``: users travel under ``"users"`` through the user API (``/_api/user``) with
+  ``active``, ``extra`` and per-database / per-collection grants; ``undefined`` grants are left
+  out. Password hashes are not readable through that API, so passwords are not replicated:
+  the destination creates a missing user with an unusable random password; operators set
+  passwords per DC (or use JWT / LDAP). The ``root`` user is included like any other.
+* ``_analyzers``: analyzers travel under ``"analyzers"`` of their database through the
+  analyzer API; built-in analyzers (names without ``<db>::``) are not listed.
+* ``_graphs``: named graph definitions travel under ``"graphs"`` of their database (an
+  additive key: ``{name: graph document without _id/_rev}``) read through the graph API
+  (``/_api/gharial``). The collections a graph uses replicate as ordinary collections.
+* ``_dc2dc_*`` (dc2dc's own bookkeeping, e.g. ``_dc2dc_positions``) never replicate, in any
+  direction: each DC's positions describe that DC.
+* Every other system collection (``_jobs``, ``_queues``, ``_apps``, ``_appbundles``,
+  ``_aqlfunctions``, ``_frontend``, ``_statistics*``, ...) is DC-local and is not replicated.
+
+A server that lacks one of the index, view, analyzer, user or graph APIs (an
+ArangoDB-compatible test server may) contributes nothing for it, with a warning in the log.
+
+Shard ids of a single server are its collections' ``c<id>`` (see ``source_cluster``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dc2dc.pipeline import errno
+from dc2dc.pipeline.errors import ArangoError
+from dc2dc.pipeline.source_cluster import SourceCluster, single_shard_id
+
+# Collection properties that the destination must reproduce; everything else is per-deployment.
+_PROPERTY_KEYS = ("waitForSync", "schema", "computedValues", "cacheEnabled", "numberOfShards",
+                  "shardKeys", "replicationFactor", "writeConcern", "shardingStrategy")
+_DATABASE_OPTION_KEYS = ("replicationFactor", "writeConcern", "sharding")
+# Index fields that describe runtime state or local identity, not the index's definition.
+_INDEX_RUNTIME_KEYS = frozenset({"id", "selectivityEstimate", "figures", "isNewlyCreated", "progress",
+                                 "isBuilding", "code", "error", "inBackground"})
+_VIEW_IDENTITY_KEYS = frozenset({"id", "name", "type", "globallyUniqueId", "error", "code"})
+_GRAPH_IDENTITY_KEYS = frozenset({"_id", "_rev"})
+_SHARD_NUMBER = re.compile(r"\d+")
+_MISSING_APIS_LOGGED: set[str] = set()
+log = logging.getLogger(__name__)
+
+
+def is_system(name: str) -> bool:
+    return name.startswith("_")
+
+
+def shard_order(shard: str) -> tuple[int, str]:
+    """Sort key of shard ids: numerically (``s99`` before ``s100``) = hash-slot order."""
+    m = _SHARD_NUMBER.search(shard)
+    return (int(m.group()) if m else 0, shard)
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One replicated source shard and where its data comes from."""
+
+    db: str
+    coll: str
+    cid: str
+    shard: str
+    index: int          # position in the collection's shard list
+    dump_name: str      # what /_api/replication/dump calls it: the shard (cluster) or collection (single)
+
+
+@dataclass
+class Structure:
+    """A snapshot plus what the source side derives from it."""
+
+    snapshot: dict[str, Any]
+    shards: dict[str, ShardInfo] = field(default_factory=dict)
+    leaders: dict[str, str] = field(default_factory=dict)     # shard -> server id, replicated and ignored
+    ignored: set[str] = field(default_factory=set)            # shards of system collections
+
+
+async def read_structure(cluster: SourceCluster) -> Structure:
+    """Read the full structure of the source deployment through its coordinator (or single server)."""
+    http = cluster.coordinator
+    databases = (await http.request("GET", "/_api/database")).json()["result"]
+    servers = await cluster.data_servers()
+    out = Structure(snapshot={"databases": {}, "users": {}})
+    for db in sorted(databases):
+        try:
+            out.snapshot["databases"][db] = await _read_database(cluster, db, servers, out)
+        except ArangoError as e:
+            if e.error_num == errno.ARANGO_DATABASE_NOT_FOUND:
+                continue  # dropped while we read; the next snapshot no longer lists it
+            raise
+    out.snapshot["users"] = await _read_users(cluster)
+    return out
+
+
+async def _read_database(cluster: SourceCluster, db: str, servers: dict[str, Any], out: Structure) -> dict[str, Any]:
+    http = cluster.coordinator
+    current = (await http.request("GET", "/_api/database/current", db=db)).json()["result"]
+    options = {k: current[k] for k in _DATABASE_OPTION_KEYS if k in current}
+    listing = (await http.request("GET", "/_api/collection", db=db, params={"excludeSystem": False})).json()["result"]
+    if cluster.single:
+        (server_id,) = servers
+        distribution = {c["name"]: ([single_shard_id(str(c["id"]))], {single_shard_id(str(c["id"])): server_id})
+                        for c in listing}
+    else:
+        distribution = await cluster.shard_distribution(db)
+    collections: dict[str, Any] = {}
+    for entry in listing:
+        name = entry["name"]
+        shard_ids, leaders = distribution.get(name, ([], {}))
+        out.leaders.update(leaders)
+        if is_system(name) or entry.get("isSystem"):
+            out.ignored.update(shard_ids)
+            continue
+        described = await _read_collection(cluster, db, name, sorted(shard_ids, key=shard_order))
+        if described is None:
+            continue
+        collections[name] = described
+        for index, shard in enumerate(described["shards"]):
+            out.shards[shard] = ShardInfo(db=db, coll=name, cid=described["cid"], shard=shard, index=index,
+                                          dump_name=name if cluster.single else shard)
+    return {
+        "options": options,
+        "collections": collections,
+        "views": await _read_views(cluster, db),
+        "analyzers": await _read_analyzers(cluster, db),
+        "graphs": await _read_graphs(cluster, db),
+    }
+
+
+async def _optional_api(cluster: SourceCluster, path: str, db: str | None = None,
+                        params: dict[str, Any] | None = None) -> Any:
+    """GET an API that not every ArangoDB-compatible server offers; None when it is unknown.
+
+    Only "unknown path" (HTTP 404 with errorNum 404) counts as absent, and it is logged once:
+    a real ArangoDB has all of these APIs, so this never hides an error there.
+    """
+    try:
+        return (await cluster.coordinator.request("GET", path, db=db, params=params)).json()
+    except ArangoError as e:
+        if e.http_code == 404 and e.error_num == errno.HTTP_NOT_FOUND:
+            if path not in _MISSING_APIS_LOGGED:
+                _MISSING_APIS_LOGGED.add(path)
+                log.warning("%s has no %s API: that part of the structure is not replicated",
+                            cluster.coordinator.base_url, path)
+            return None
+        raise
+
+
+async def _read_collection(cluster: SourceCluster, db: str, name: str, shards: list[str]) -> dict[str, Any] | None:
+    http = cluster.coordinator
+    try:
+        props = (await http.request("GET", f"/_api/collection/{name}/properties", db=db)).json()
+        indexes = ((await _optional_api(cluster, "/_api/index", db, {"collection": name})) or {}).get("indexes", [])
+    except ArangoError as e:
+        if e.error_num == errno.ARANGO_DATA_SOURCE_NOT_FOUND:
+            return None  # dropped while we read
+        raise
+    properties = {k: props[k] for k in _PROPERTY_KEYS if k in props}
+    key_options = props.get("keyOptions") or {}
+    properties["keyOptions"] = {k: key_options[k] for k in ("type", "allowUserKeys") if k in key_options}
+    if cluster.single and not shards:
+        shards = [single_shard_id(str(props["id"]))]
+    return {
+        "cid": str(props.get("globallyUniqueId") or props["id"]),
+        "type": props.get("type", 2),
+        "properties": properties,
+        "shards": shards,
+        "indexes": [
+            {k: v for k, v in ix.items() if k not in _INDEX_RUNTIME_KEYS}
+            for ix in indexes if ix.get("type") not in ("primary", "edge")
+        ],
+    }
+
+
+async def _read_views(cluster: SourceCluster, db: str) -> dict[str, Any]:
+    http = cluster.coordinator
+    views: dict[str, Any] = {}
+    for view in ((await _optional_api(cluster, "/_api/view", db)) or {}).get("result", []):
+        try:
+            props = (await http.request("GET", f"/_api/view/{view['name']}/properties", db=db)).json()
+        except ArangoError as e:
+            if e.error_num == errno.ARANGO_DATA_SOURCE_NOT_FOUND:
+                continue
+            raise
+        views[view["name"]] = {"type": view.get("type", props.get("type")),
+                               "properties": {k: v for k, v in props.items() if k not in _VIEW_IDENTITY_KEYS}}
+    return views
+
+
+async def _read_analyzers(cluster: SourceCluster, db: str) -> dict[str, Any]:
+    result = ((await _optional_api(cluster, "/_api/analyzer", db)) or {}).get("result", [])
+    prefix = f"{db}::"
+    return {
+        a["name"][len(prefix):]: {"type": a.get("type"), "properties": a.get("properties", {}),
+                                  "features": sorted(a.get("features", []))}
+        for a in result if a["name"].startswith(prefix)
+    }
+
+
+async def _read_graphs(cluster: SourceCluster, db: str) -> dict[str, Any]:
+    graphs = ((await _optional_api(cluster, "/_api/gharial", db)) or {}).get("graphs", [])
+    return {g["_key"]: {k: v for k, v in g.items() if k not in _GRAPH_IDENTITY_KEYS} for g in graphs}
+
+
+async def _read_users(cluster: SourceCluster) -> dict[str, Any]:
+    http = cluster.coordinator
+    users: dict[str, Any] = {}
+    for user in ((await _optional_api(cluster, "/_api/user")) or {}).get("result", []):
+        name = user["user"]
+        grants = (await http.request("GET", f"/_api/user/{name}/database", params={"full": True})).json()["result"]
+        permissions: dict[str, Any] = {}
+        for db, grant in grants.items():
+            if isinstance(grant, str):   # without full details a grant is just the level
+                grant = {"permission": grant}
+            collections = {c: level for c, level in (grant.get("collections") or {}).items() if level != "undefined"}
+            level = grant.get("permission", "undefined")
+            if level == "undefined" and not collections:
+                continue
+            entry: dict[str, Any] = {"collections": collections}
+            if level != "undefined":
+                entry["level"] = level
+            permissions[db] = entry
+        users[name] = {"active": user.get("active", True), "extra": user.get("extra") or {},
+                       "permissions": permissions}
+    return users
