@@ -177,7 +177,7 @@ class StructureApplier:
             for graph in old.graphs:
                 if graph in graphs and graph not in new.graphs:
                     await self._drop_graph(db, graph)
-        views = await self._views(db)
+        views = await self._views(db) if old.views else {}
         for view in old.views:
             if view in views and view not in new.views:
                 await self._do("DELETE", f"/_api/view/{view}", f"drop view {db}/{view}", db=db,
@@ -191,12 +191,12 @@ class StructureApplier:
                 await self._do("DELETE", f"/_api/collection/{coll}", f"drop collection {db}/{coll}", db=db,
                                ok={errno.ARANGO_DATA_SOURCE_NOT_FOUND})
                 continue
-            wanted = {i.get("name") for i in target.get("indexes") or []}
-            for index in await self._indexes(db, coll):
-                gone = index.get("name") in {i.get("name") for i in spec.get("indexes") or []} - wanted
-                if gone:
-                    await self._drop_index(db, coll, index)
-        analyzers = await self._analyzers(db)
+            gone = {i.get("name") for i in spec.get("indexes") or []} - {i.get("name") for i in target.get("indexes") or []}
+            if gone:
+                for index in await self._indexes(db, coll):
+                    if index.get("name") in gone:
+                        await self._drop_index(db, coll, index)
+        analyzers = await self._analyzers(db) if old.analyzers else {}
         for name in old.analyzers:
             if name in analyzers and name not in new.analyzers:
                 await self._do("DELETE", f"/_api/analyzer/{db}::{name}", f"drop analyzer {db}::{name}", db=db,
