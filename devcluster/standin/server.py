@@ -46,6 +46,7 @@ class StandIn:
         self.runners: dict[str, web.AppRunner] = {}
         self.ports: dict[str, int] = {}
         self.on_change = on_change
+        self.cursors: dict = {}  # AQL cursor id -> routes_cursor.Cursor
 
     def url(self, server: Server) -> str:
         scheme = "https" if self.ssl_context else "http"

@@ -1,0 +1,124 @@
+"""`/_api/cursor` (AQL through aql.py), batched results, and `/_api/query` parsing."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from . import aql, errors, perms
+from .aql_context import StandinAqlContext
+from .http import COORD, Ctx, Router, ok
+from .writes import Writes
+
+DEFAULT_BATCH = 1000
+DEFAULT_TTL = 30.0
+
+
+@dataclass
+class Cursor:
+    id: str
+    db: str
+    rest: list
+    count: int | None
+    batch_size: int
+    ttl: float
+    expires: float
+    extra: dict
+
+
+def _cursors(ctx: Ctx) -> dict[str, Cursor]:
+    return ctx.request.app["standin"].cursors
+
+
+def _page(ctx: Ctx, cursor: Cursor, status: int) -> web.Response:
+    batch, cursor.rest = cursor.rest[:cursor.batch_size], cursor.rest[cursor.batch_size:]
+    has_more = bool(cursor.rest)
+    body: dict = {"result": batch, "hasMore": has_more, "cached": False, "extra": cursor.extra}
+    if cursor.count is not None:
+        body["count"] = cursor.count
+    if has_more:
+        body["id"] = cursor.id
+        cursor.expires = time.time() + cursor.ttl
+        _cursors(ctx)[cursor.id] = cursor
+    else:
+        _cursors(ctx).pop(cursor.id, None)
+    return ok(body, status)
+
+
+async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
+    perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "ro")
+    body = await ctx.json({})
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        raise errors.ArangoError(errors.QUERY_EMPTY, "query is empty", 400)
+    options = body.get("options") or {}
+    bind_vars = body.get("bindVars") or {}
+    plan = aql.parse(body["query"])
+    trx_id = ctx.request.headers.get("x-arango-trx-id")
+    if trx_id:
+        from .transactions import lookup
+        writes, own = lookup(ctx.cluster, ctx.db_name, trx_id).writes, False
+    else:
+        writes, own = Writes(ctx.cluster, transactional=True), True
+    shard_ids = options.get("shardIds")
+    context = StandinAqlContext(ctx.cluster, ctx.db, writes, ctx.who,
+                                list(shard_ids) if isinstance(shard_ids, list) else None)
+    started = time.time()
+    try:
+        result = await aql.execute(plan, bind_vars, context)
+    except errors.ArangoError:
+        if own:
+            writes.abort()
+        raise
+    if own:
+        writes.commit()
+    writes_executed = len(result) if plan.modifies else 0
+    extra = {"warnings": [], "stats": {
+        "writesExecuted": writes_executed, "writesIgnored": 0, "scannedFull": 0, "scannedIndex": 0,
+        "filtered": 0, "httpRequests": 0, "executionTime": time.time() - started, "peakMemoryUsage": 0}}
+    if options.get("fullCount"):
+        extra["stats"]["fullCount"] = len(result)
+    batch_size = int(body.get("batchSize") or DEFAULT_BATCH)
+    if batch_size < 1:
+        raise errors.ArangoError(errors.BAD_PARAMETER, "batchSize must be positive", 400)
+    cursor = Cursor(str(ctx.cluster.ids.next()), ctx.db_name, result,
+                    len(result) if body.get("count") else None, batch_size,
+                    float(body.get("ttl") or DEFAULT_TTL), 0.0, extra)
+    return _page(ctx, cursor, 201)
+
+
+def _cursor(ctx: Ctx) -> Cursor:
+    now = time.time()
+    cursors = _cursors(ctx)
+    for cid in [c for c, cur in cursors.items() if cur.expires < now]:
+        del cursors[cid]
+    cursor = cursors.get(ctx.params["id"])
+    if cursor is None or cursor.db != ctx.db_name:
+        raise errors.ArangoError(errors.CURSOR_NOT_FOUND, "cursor not found", 404)
+    return cursor
+
+
+async def next_batch(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return _page(ctx, _cursor(ctx), 200)
+
+
+async def delete(ctx: Ctx):  # type: ignore[no-untyped-def]
+    cursor = _cursor(ctx)
+    _cursors(ctx).pop(cursor.id, None)
+    return ok({"id": cursor.id}, 202)
+
+
+async def parse_query(ctx: Ctx):  # type: ignore[no-untyped-def]
+    body = await ctx.json({})
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        raise errors.ArangoError(errors.QUERY_EMPTY, "query is empty", 400)
+    plan = aql.parse(body["query"])
+    return ok({"parsed": True, "collections": sorted({getattr(c, "name", "") or "" for c in plan.collections} - {""}),
+               "bindVars": [p.lstrip("@") for p in plan.bind_params], "ast": []})
+
+
+def register(router: Router) -> None:
+    router.add("POST", "/_api/cursor", create, COORD)
+    router.add("PUT|POST", "/_api/cursor/{id}", next_batch, COORD)
+    router.add("DELETE", "/_api/cursor/{id}", delete, COORD)
+    router.add("POST", "/_api/query", parse_query, COORD)

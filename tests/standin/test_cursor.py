@@ -1,0 +1,50 @@
+"""AQL through /_api/cursor: the subset works, anything else is refused with an ArangoDB error."""
+from __future__ import annotations
+
+import pytest
+import requests
+from arango.exceptions import AQLQueryExecuteError
+
+
+def test_filter_sort_limit_and_batches(db):
+    coll = db.create_collection("c", shard_count=3)
+    coll.insert_many([{"_key": f"k{i:02d}", "v": i} for i in range(30)])
+    cursor = db.aql.execute("FOR d IN @@c FILTER d.v >= @lo SORT d.v DESC LIMIT 12 RETURN d.v",
+                            bind_vars={"@c": "c", "lo": 5}, batch_size=5, count=True)
+    assert cursor.count() == 12
+    assert list(cursor) == list(range(29, 17, -1))
+
+
+def test_length_of_collection(db):
+    db.create_collection("c").insert_many([{} for _ in range(7)])
+    assert list(db.aql.execute("RETURN LENGTH(@@c)", bind_vars={"@c": "c"})) == [7]
+
+
+def test_remove_restricted_to_one_shard_truncates_only_that_shard(standin, db):
+    coll = db.create_collection("c", shard_count=3)
+    coll.insert_many([{"_key": f"k{i}"} for i in range(60)])
+    shards = coll.shards(details=True)["shards"]
+    target = next(iter(shards))
+    counts = requests.get(f"{standin.coordinator}/_db/{db.name}/_api/collection/c/count",
+                          params={"details": "true"}, auth=standin.auth).json()["count"]
+    r = requests.post(f"{standin.coordinator}/_db/{db.name}/_api/cursor", auth=standin.auth,
+                      json={"query": "FOR d IN @@c REMOVE d IN @@c", "bindVars": {"@c": "c"},
+                            "options": {"shardIds": [target]}})
+    assert r.status_code == 201, r.text
+    after = requests.get(f"{standin.coordinator}/_db/{db.name}/_api/collection/c/count",
+                         params={"details": "true"}, auth=standin.auth).json()["count"]
+    assert after[target] == 0
+    assert all(after[s] == counts[s] for s in shards if s != target)
+
+
+def test_unsupported_aql_is_an_error_not_a_wrong_answer(db):
+    db.create_collection("c")
+    with pytest.raises(AQLQueryExecuteError) as exc:
+        db.aql.execute("FOR d IN c COLLECT g = d.x WITH COUNT INTO n RETURN {g, n}")
+    assert exc.value.http_code in (400, 501)
+
+
+def test_unknown_collection_is_1203(db):
+    with pytest.raises(AQLQueryExecuteError) as exc:
+        db.aql.execute("FOR d IN nope RETURN d")
+    assert exc.value.error_code == 1203
