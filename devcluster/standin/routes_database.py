@@ -51,7 +51,7 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
         user = cl.users.get(uname)
         if user is None:
             user = User(uname, spec.get("passwd", spec.get("password", "")) or "",
-                        bool(spec.get("active", True)), spec.get("extra") or {})
+                        spec.get("active") is not False, spec.get("extra") or {})
             cl.users[uname] = user
         user.grants.setdefault(name, {"collections": {}})["permission"] = "rw"
     if ctx.who.user and ctx.who.user != "root" and ctx.who.user in cl.users:

@@ -38,7 +38,7 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
         raise errors.ArangoError(errors.USER_INVALID_NAME, "invalid user name", 400)
     if name in ctx.cluster.users:
         raise errors.ArangoError(errors.USER_DUPLICATE, "duplicate user", 409)
-    user = User(name, body.get("passwd") or "", bool(body.get("active", True)), body.get("extra") or {})
+    user = User(name, body.get("passwd") or "", body.get("active") is not False, body.get("extra") or {})
     ctx.cluster.users[name] = user
     return ok(_public(user), 201)
 
@@ -62,7 +62,7 @@ async def _modify(ctx: Ctx, replace: bool):  # type: ignore[no-untyped-def]
     if "passwd" in body or replace:
         user.password = body.get("passwd") or ""
     if "active" in body or replace:
-        user.active = bool(body.get("active", True))
+        user.active = body.get("active") is not False
     if "extra" in body:
         user.extra = body["extra"] if replace else {**user.extra, **(body["extra"] or {})}
     elif replace:
