@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
@@ -50,19 +49,16 @@ from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.errors import Dc2dcError
 from dc2dc.pipeline.lag import shard_topics_pattern
 from dc2dc.pipeline.positions import AppliedStructure, Position, PositionStore
+from dc2dc.pipeline.structure import shard_order
 from dc2dc.pipeline.structure_apply import StructureApplier, StructureError
 from dc2dc.topics import codec
+from dc2dc.topics.admin import TopicSettings, ensure_topics
 from dc2dc.topics.chunking import Reassembler
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import control_topic, feedback_topic, shard_of
 from dc2dc.topics.signing import Verifier
 
 log = logging.getLogger(__name__)
-
-
-def _shard_number(shard: str) -> tuple[int, str]:
-    digits = re.search(r"\d+", shard)
-    return (int(digits.group()) if digits else -1, shard)
 
 
 @dataclass(frozen=True)
@@ -76,6 +72,7 @@ class DestinationConfig:
     queue_limit: int = 5000               # records queued per shard before its partition pauses
     feedback_interval_s: float = 5.0
     metadata_max_age_ms: int = 5000       # how soon a new shard topic is noticed
+    topic_settings: TopicSettings = TopicSettings()   # for the feedback topic, if this worker creates it
 
     @property
     def group(self) -> str:
@@ -194,6 +191,7 @@ class DestinationWorker:
         if stored is not None:
             self._set_structure(stored)
         self._positions = await retrying("reading positions", self._store.load)
+        await ensure_topics(cfg.bootstrap, [feedback_topic(cfg.src, cfg.dst)], cfg.topic_settings)
         self._producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, enable_idempotence=True)
         await self._producer.start()
         self._control_consumer = AIOKafkaConsumer(
@@ -299,7 +297,7 @@ class DestinationWorker:
             return None
         db, coll, index = where
         body = (await self._http.request("GET", f"/_api/collection/{coll}/shards", db=db)).json()
-        ids = sorted(body["shards"], key=_shard_number)   # a list, or a map with details=true
+        ids = sorted(body["shards"], key=shard_order)   # a list, or a map with details=true
         count = len(self._applied.snapshot["databases"][db]["collections"][coll]["shards"])
         if len(ids) != count:
             raise StructureError(f"{db}/{coll} has {len(ids)} shards in the destination, the source {count}")
@@ -425,8 +423,10 @@ class DestinationWorker:
 
     async def _shard_loop(self, state: _Shard) -> None:
         try:
-            while not state.stopped:
+            while True:
                 if not await self._drain(state):
+                    if state.stopped:
+                        return   # what arrived before the record that stopped the shard is applied
                     self._resume(state)
                     await state.wake.wait()
                     state.wake.clear()

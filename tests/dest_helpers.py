@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest_asyncio
 
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
 from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.structure import shard_order
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ async def collection_props(http: ArangoHttp, db: str, coll: str) -> dict[str, An
 async def shard_ids(http: ArangoHttp, db: str, coll: str) -> list[str]:
     """Destination shard ids in hash-slot (numeric) order."""
     shards = (await http.request("GET", f"/_api/collection/{coll}/shards", db=db)).json()["shards"]
-    return sorted(shards, key=lambda s: int(re.sub(r"\D", "", s)))
+    return sorted(shards, key=shard_order)
 
 
 async def keys_in_shard(http: ArangoHttp, db: str, coll: str, shard: str) -> list[str]:

@@ -39,7 +39,6 @@ def apply_one_by_one(state: dict[str, Any], envs: list[Envelope]) -> dict[str, A
     pending: list[Envelope] | None = None
 
     def one(e: Envelope) -> None:
-        nonlocal sent
         if e.op in (Op.INSERT, Op.RESYNC_DOC):
             state[e.doc["_key"]] = e.doc
             if sent is not None:
