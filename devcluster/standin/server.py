@@ -7,8 +7,10 @@ import traceback
 
 from aiohttp import web
 
-from . import (auth, errors, routes_admin, routes_collection, routes_database, routes_document,
-               routes_replication, routes_standin, routes_wal, transactions)
+from . import (auth, errors, routes_admin, routes_analyzer, routes_auth, routes_collection,
+               routes_cursor, routes_database, routes_document, routes_import, routes_index,
+               routes_replication, routes_revisions, routes_standin, routes_user, routes_view,
+               routes_wal, transactions)
 from .http import Ctx, Router, error_response, json_response, split_path
 from .model import COORDINATOR, Cluster, Server
 
@@ -18,15 +20,10 @@ MAX_BODY = 64 * 1024 * 1024  # documents up to 32 MB, plus JSON/batch overhead
 
 def build_router() -> Router:
     router = Router()
-    for module in (routes_admin, routes_database, routes_collection, routes_document, routes_wal,
-                   routes_replication, transactions, routes_standin):
-        module.register(router)
-    for name in ("routes_index", "routes_view", "routes_user", "routes_cursor", "routes_import",
-                 "routes_revisions", "routes_auth"):
-        try:
-            module = __import__(f"{__package__}.{name}", fromlist=["register"])
-        except ModuleNotFoundError:
-            continue
+    for module in (routes_admin, routes_auth, routes_database, routes_collection, routes_document,
+                   routes_index, routes_view, routes_analyzer, routes_user, routes_cursor,
+                   routes_import, transactions, routes_wal, routes_replication, routes_revisions,
+                   routes_standin):
         module.register(router)
     return router
 
