@@ -11,8 +11,8 @@ Rules for system collections (names starting with ``_``), the source side's half
   Their shards are still recorded (``Structure.ignored``) so a WAL entry for one is recognised
   as deliberately not replicated rather than as an unknown shard.
 * ``_users``: users travel under ``"users"`` through the user API (``/_api/user``) with
-  ``active``, ``extra`` and per-database / per-collection grants; ``undefined`` grants are left
-  out. Password hashes are not readable through that API, so passwords are not replicated:
+  ``active``, ``extra`` and per-database / per-collection grants (effective levels as the API
+  reports them; ``undefined`` ones and collection levels equal to their database's left out). Password hashes are not readable through that API, so passwords are not replicated:
   the destination creates a missing user with an unusable random password; operators set
   passwords per DC (or use JWT / LDAP). The ``root`` user is included like any other.
 * ``_analyzers``: analyzers travel under ``"analyzers"`` of their database through the
@@ -225,8 +225,11 @@ async def _read_users(cluster: SourceCluster) -> dict[str, Any]:
         for db, grant in grants.items():
             if isinstance(grant, str):   # without full details a grant is just the level
                 grant = {"permission": grant}
-            collections = {c: level for c, level in (grant.get("collections") or {}).items() if level != "undefined"}
             level = grant.get("permission", "undefined")
+            # The API reports effective levels; a collection level equal to its database's adds
+            # nothing (and would grow the snapshot by users x collections).
+            collections = {c: lv for c, lv in (grant.get("collections") or {}).items()
+                           if lv not in ("undefined", level)}
             if level == "undefined" and not collections:
                 continue
             entry: dict[str, Any] = {"collections": collections}

@@ -1,0 +1,24 @@
+"""A source worker in its own process, so a test can kill it with SIGKILL (no clean stop at all).
+
+Usage: ``python tests/source_worker_proc.py '<json of SourceSettings fields>'``. It prints
+``ready`` once started and runs until killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import orjson
+
+from dc2dc.agents.source import SourceComponent, SourceSettings
+
+
+async def main(raw: str) -> None:
+    async with SourceComponent(SourceSettings(**orjson.loads(raw))) as source:
+        print("ready", flush=True)
+        await source.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
