@@ -218,7 +218,7 @@ def _update_existing(cluster: Cluster, coll: Collection, shard: Shard, old: dict
     return _result(coll, new, old, opts)
 
 
-def _key_of(item: object, coll: Collection, given_key: str | None) -> str:
+def key_of(item: object, coll: Collection, given_key: str | None) -> str:
     if given_key is not None:
         return given_key
     if isinstance(item, dict):
@@ -245,7 +245,7 @@ def replace(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions,
     def one(item: object) -> dict:
         if not isinstance(item, dict):
             raise errors.ArangoError(errors.DOCUMENT_TYPE_INVALID, "invalid document type")
-        k = _key_of(item, coll, key)
+        k = key_of(item, coll, key)
         shard, old = locate(cluster, coll, k, writes)
         if old is None:
             raise _not_found()
@@ -258,7 +258,7 @@ def update(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, 
     def one(item: object) -> dict:
         if not isinstance(item, dict):
             raise errors.ArangoError(errors.DOCUMENT_TYPE_INVALID, "invalid document type")
-        k = _key_of(item, coll, key)
+        k = key_of(item, coll, key)
         shard, old = locate(cluster, coll, k, writes)
         if old is None:
             raise _not_found()
@@ -269,7 +269,7 @@ def update(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, 
 def remove(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, writes: Writes,
            key: str | None = None) -> list[Result]:
     def one(item: object) -> dict:
-        k = _key_of(item, coll, key)
+        k = key_of(item, coll, key)
         shard, old = locate(cluster, coll, k, writes)
         if old is None:
             raise _not_found()

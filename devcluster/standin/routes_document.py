@@ -162,7 +162,7 @@ async def get_many(ctx: Ctx):  # type: ignore[no-untyped-def]
     out: list = []
     for item in body:
         try:
-            key = documents._key_of(item, coll, None)
+            key = documents.key_of(item, coll, None)
             _, doc = documents.locate(ctx.cluster, coll, key, writes)
             if doc is None:
                 raise errors.ArangoError(errors.DOCUMENT_NOT_FOUND, "document not found")
