@@ -87,6 +87,12 @@ def test_the_larger_of_doc_and_body_is_the_one_split() -> None:
     assert {e.part_of for e in envs} == {"body"} and all(e.doc == {"_key": "k"} for e in envs)
     assert feed_all(Reassembler(), envs) == [env]
 
+    env = doc_env({"_key": "k", "a": "x" * 40_000})
+    env.body = {"z": 1}
+    envs = chunks_of(env)
+    assert {e.part_of for e in envs} == {"doc"} and all(e.body == {"z": 1} for e in envs)
+    assert feed_all(Reassembler(), envs) == [env]
+
 
 def test_chunks_name_the_field_they_rebuild() -> None:
     assert {e.part_of for e in chunks_of(doc_env(BIG))} == {"doc"}

@@ -75,7 +75,7 @@ def to_records(env: Envelope, limits: ChunkLimits = ChunkLimits()) -> list[tuple
             f"{env.op.value} seq {env.seq} of {env.src}/{env.shard}: value of {len(value)} bytes "
             f"exceeds {budget} and only a doc or body can be split into chunks"
         )
-    text, name = max(payloads)
+    text, name = max(payloads, key=lambda p: len(p[0]))
     base = dataclasses.replace(env, **{name: None}, part_of=name)
     # Chunk numbers as large as the text's length bound the digits any real chunk header uses.
     shell, _ = encode(dataclasses.replace(base, chunk=(len(text), len(text) + 1), part=""))
