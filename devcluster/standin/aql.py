@@ -326,6 +326,7 @@ class _Runtime:
 
     def collection_name(self, ref: CollectionRef) -> str:
         if ref.param is None:
+            assert ref.name is not None
             return ref.name
         value = self.bind_vars[ref.param]
         if not isinstance(value, str):
@@ -375,9 +376,9 @@ class Var(Expr):
 
 @dataclass(frozen=True)
 class CollectionRef(Expr):
-    """A collection named in the query (``users``) or bound (``@@coll``: param ``"@coll"``)."""
+    """A collection named in the query (``name="users"``) or bound (``@@coll``: ``param="@coll"``)."""
 
-    name: str
+    name: str | None
     param: str | None = None
 
     def evaluate(self, row: dict, rt: _Runtime) -> Any:
@@ -762,7 +763,7 @@ class _Parser:
         if t.kind in ("name", "string"):
             coll = CollectionRef(t.value)
         elif t.kind == "dsparam":
-            coll = CollectionRef(t.value, self.param(t.value))
+            coll = CollectionRef(None, self.param(t.value))
         else:
             self.fail(t=t)
         self.collections.append(coll)
@@ -904,7 +905,7 @@ class _Parser:
         if t.kind == "param":
             return Param(self.param(t.value))
         if t.kind == "dsparam":
-            ref = CollectionRef(t.value, self.param(t.value))
+            ref = CollectionRef(None, self.param(t.value))
             self.collections.append(ref)
             return ref
         if t.kind == "name" and self.at("op", "::"):
@@ -1080,11 +1081,28 @@ def _distinct(values: list) -> list:
     return out
 
 
-async def execute(plan: Plan, bind_vars: dict, ctx: AqlContext) -> list:
+@dataclass
+class QueryStats:
+    """Counters of a cursor's ``extra.stats`` that only the evaluator knows; filled by :func:`execute`."""
+
+    writes_executed: int = 0
+    writes_ignored: int = 0
+
+
+def _ignorable(exc: ArangoError) -> bool:
+    # OPTIONS {ignoreErrors: true} skips errors of single documents (conflicts, missing or bad
+    # documents, unique constraints, schema), never a missing collection or a permission error.
+    return (1200 <= exc.error_num < 1300 and exc.error_num not in (DATA_SOURCE_NOT_FOUND, 1228)
+            or exc.error_num == 1620)
+
+
+async def execute(plan: Plan, bind_vars: dict, ctx: AqlContext, stats: QueryStats | None = None) -> list:
     """Run ``plan``; returns the result documents. Raises :class:`AqlError`.
 
     Every check that does not depend on storage (bind parameters, collections, LIMIT values,
-    document types) happens before the first write, so a refused query writes nothing.
+    document types) happens before the first write, so a refused query writes nothing. Storage
+    errors during writes leave earlier writes of the query done: the context decides whether they
+    stay (the stand-in runs each query in a transaction that it aborts when this raises).
     """
     _check_bind_vars(plan, bind_vars)
     rt = _Runtime(bind_vars, ctx)
@@ -1099,10 +1117,10 @@ async def execute(plan: Plan, bind_vars: dict, ctx: AqlContext) -> list:
     if isinstance(plan.final, Return):
         values = [plan.final.expr.evaluate(row, rt) for row in rows]
         return _distinct(values) if plan.final.distinct else values
-    return await _modify(plan, plan.final, list(rows), rt)
+    return await _modify(plan, plan.final, list(rows), rt, stats or QueryStats())
 
 
-async def _modify(plan: Plan, mod: Modify, rows: list[dict], rt: _Runtime) -> list:
+async def _modify(plan: Plan, mod: Modify, rows: list[dict], rt: _Runtime, stats: QueryStats) -> list:
     options = mod.options.evaluate({}, rt) if mod.options else {}
     ignore_errors = truthy(options.pop("ignoreErrors", False))
     if "NEW" in plan.uses:
@@ -1122,14 +1140,19 @@ async def _modify(plan: Plan, mod: Modify, rows: list[dict], rt: _Runtime) -> li
     out = []
     for item in pending:
         if isinstance(item, AqlError):
+            stats.writes_ignored += 1
             continue
         row, target, body = item
         try:
             result = await _write(rt.ctx, mod.op, collection, target, body, dict(options))
         except ArangoError as exc:
-            if ignore_errors:
+            if ignore_errors and _ignorable(exc):
+                stats.writes_ignored += 1
                 continue
+            if isinstance(exc, AqlError):
+                raise
             raise AqlError(exc.error_num, f"AQL: {exc.message} (while executing)", exc.http_code) from exc
+        stats.writes_executed += 1
         if plan.returning is not None:
             scope = {**row, "NEW": result.get("new"), "OLD": result.get("old")}
             out.append(plan.returning.expr.evaluate(scope, rt))

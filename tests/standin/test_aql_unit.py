@@ -16,14 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dc2dc.devcluster.standin.aql import AqlError, canonical, compare, equal, execute, parse
+from dc2dc.devcluster.standin.aql import AqlError, QueryStats, canonical, compare, equal, execute, parse
 from dc2dc.devcluster.standin.errors import ArangoError
 
 
 class MemoryStorage:
     """Collections as dicts of documents; writes behave like the document API."""
 
-    def __init__(self, **collections: list[dict]) -> None:
+    def __init__(self, readonly: tuple[str, ...] = (), **collections: list[dict]) -> None:
+        self.readonly = readonly
         self.collections: dict[str, dict[str, dict]] = {}
         self.revs = itertools.count(1)
         self.keys = itertools.count(1)
@@ -71,6 +72,8 @@ class MemoryStorage:
 
     async def insert(self, collection: str, doc: dict, options: dict) -> dict:
         self.calls.append(("insert", collection, options))
+        if collection in self.readonly:
+            raise ArangoError(11, "forbidden", 403)
         if doc.get("_key") in self._coll(collection):
             raise ArangoError(1210, "unique constraint violated - in index primary of type primary "
                               f"over '_key'; conflicting key: {doc['_key']}", 409)
@@ -304,6 +307,34 @@ async def test_ignore_errors_skips_failing_rows_and_is_not_passed_to_storage():
                      "OPTIONS {ignoreErrors: true} RETURN NEW._key", storage)
     assert rows == ["new"]
     assert storage.calls[-1][2] == {"returnNew": True}
+
+
+async def test_stats_count_executed_and_ignored_writes():
+    stats = QueryStats()
+    plan = parse("FOR x IN [{_key: 'ann'}, 5, {_key: 'n1'}, {_key: 'n2'}] INSERT x INTO users "
+                 "OPTIONS {ignoreErrors: true}")
+    assert await execute(plan, {}, users(), stats) == []
+    assert (stats.writes_executed, stats.writes_ignored) == (2, 2)
+
+
+async def test_ignore_errors_never_hides_a_permission_error():
+    storage = MemoryStorage(readonly=("users",), users=[])
+    err = await refused("INSERT {a: 1} INTO users OPTIONS {ignoreErrors: true}", storage)
+    assert (err.error_num, err.http_code) == (11, 403)
+
+
+async def test_errors_the_context_raises_as_aql_errors_pass_unchanged():
+    class Failing(MemoryStorage):
+        async def remove(self, collection: str, key_or_doc: Any, options: dict) -> dict:
+            raise AqlError(1203, "AQL: collection or view not found: users (while parsing)")
+
+    err = await refused("REMOVE 'ann' IN users", Failing(users=[{"_key": "ann"}]))
+    assert err.message == "AQL: collection or view not found: users (while parsing)"
+
+
+def test_bound_collections_carry_their_parameter_not_a_name():
+    plan = parse("FOR d IN @@c INSERT d INTO target")
+    assert [(c.name, c.param) for c in plan.collections] == [(None, "@c"), ("target", None)]
 
 
 # ---------------------------------------------------------------- errors
