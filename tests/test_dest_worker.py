@@ -265,3 +265,45 @@ async def test_a_message_that_fails_verification_stops_its_shard_and_is_not_appl
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_worker_restarted_inside_a_resync_replays_it_from_its_beginning(
+    http: ArangoHttp, source: Source
+) -> None:
+    db = f"d{source.src}"
+    await source.topics("s11")
+    await source.structure(1, db, {"c": coll("c1", ["s11"])})
+    for key in ("stale", "kept"):
+        await source.insert("s11", key)
+    await source.data("s11", Op.RESYNC_BEGIN, body={"tick": "3", "reason": "leader_move"})
+    await source.data("s11", Op.RESYNC_DOC, doc={"_key": "kept", "v": 2})
+    async with DestinationWorker(config(source), http):
+        await eventually(lambda: _at(http, source, {"s11": 4}), "first half of the resync applied")
+    stored = (await PositionStore(http, source.src).load())["s11"]
+    assert (stored.seq, stored.resync_from) == (4, 3)
+
+    await source.data("s11", Op.RESYNC_DOC, doc={"_key": "new"})
+    await source.data("s11", Op.RESYNC_END, body={"count": 2, "full": True})
+    async with DestinationWorker(config(source), http) as worker:
+        await eventually(lambda: _at(http, source, {"s11": 6}), "resync finished")
+        assert worker.stats.stopped == {}
+    assert (await PositionStore(http, source.src).load())["s11"].resync_from is None
+    docs = await all_docs(http, db, "c")
+    assert sorted(docs) == ["kept", "new"] and docs["kept"]["v"] == 2
+
+
+async def test_a_transaction_becomes_visible_only_with_its_commit(http: ArangoHttp, source: Source) -> None:
+    db = f"d{source.src}"
+    await source.topics("s11")
+    await source.structure(1, db, {"c": coll("c1", ["s11"])})
+    await source.insert("s11", "before")
+    await source.data("s11", Op.TXN_BEGIN, tid="42")
+    for i in range(5):
+        await source.data("s11", Op.INSERT, tid="42", doc={"_key": f"t{i}"})
+    async with DestinationWorker(config(source), http):
+        await eventually(lambda: _at(http, source, {"s11": 1}), "the message before the transaction")
+        await asyncio.sleep(1.0)
+        assert sorted(await all_docs(http, db, "c")) == ["before"], "a transaction without its commit was applied"
+        await source.data("s11", Op.TXN_COMMIT, tid="42")
+        await eventually(lambda: _at(http, source, {"s11": 8}), "the committed transaction")
+    assert sorted(await all_docs(http, db, "c")) == ["before", "t0", "t1", "t2", "t3", "t4"]
