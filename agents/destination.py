@@ -185,6 +185,13 @@ class DestinationWorker:
         await self.stop()
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         cfg = self.config
         await retrying("creating the position store", self._store.ensure)
         stored = await retrying("reading the applied structure", self._store.load_structure)

@@ -91,18 +91,19 @@ async def read_heads(bootstrap: str, src: str) -> dict[str, Head]:
             if end == 0:
                 continue
             consumer.seek(tp, max(0, end - _TAIL_WINDOW))
-            newest = None
+            head: Head | None = None
             while await consumer.position(tp) < end:
                 batch = await consumer.getmany(tp, timeout_ms=1000)
                 if not batch.get(tp):
                     break
-                newest = batch[tp][-1]
-            if newest is None:
-                continue
-            env = codec.decode(newest.value, list(newest.headers or ()), topic=tp.topic, offset=newest.offset)
+                for record in batch[tp]:
+                    env = codec.decode(record.value, list(record.headers or ()), topic=tp.topic, offset=record.offset)
+                    # The newest record can be a redelivered older one (MirrorMaker 2): take the highest seq.
+                    if head is None or env.seq >= head.seq:
+                        head = Head(seq=env.seq, tick=env.tick, ts=env.ts)
             parsed = shard_of(tp.topic)
-            assert parsed is not None
-            heads[parsed[1]] = Head(seq=env.seq, tick=env.tick, ts=env.ts)
+            if head is not None and parsed is not None:
+                heads[parsed[1]] = head
         return heads
     finally:
         await consumer.stop()

@@ -90,9 +90,14 @@ class PositionStore:
 
     async def load(self) -> dict[str, Position]:
         """Every stored shard position of this source, by shard id."""
-        resp = await self._http.request("POST", "/_api/cursor", db=_SYSTEM_DB, json={
-            "query": "FOR d IN @@c FILTER d.src == @src AND d.shard != null RETURN d",
-            "bindVars": {"@c": COLLECTION, "src": self.src}, "batchSize": 1000})
+        try:
+            resp = await self._http.request("POST", "/_api/cursor", db=_SYSTEM_DB, json={
+                "query": "FOR d IN @@c FILTER d.src == @src AND d.shard != null RETURN d",
+                "bindVars": {"@c": COLLECTION, "src": self.src}, "batchSize": 1000})
+        except ArangoError as exc:
+            if exc.error_num == errno.ARANGO_DATA_SOURCE_NOT_FOUND:
+                return {}   # no destination worker has run here yet
+            raise
         out: dict[str, Position] = {}
         for doc in await self._drain(resp.json()):
             pos = Position(**{k: v for k, v in doc.items() if k in _POSITION_FIELDS})
@@ -119,7 +124,7 @@ class PositionStore:
             resp = await self._http.request("GET", f"/_api/document/{COLLECTION}/{doc_key(self.src, 'structure')}",
                                             db=_SYSTEM_DB)
         except ArangoError as exc:
-            if exc.error_num == errno.ARANGO_DOCUMENT_NOT_FOUND:
+            if exc.error_num in (errno.ARANGO_DOCUMENT_NOT_FOUND, errno.ARANGO_DATA_SOURCE_NOT_FOUND):
                 return None
             raise
         doc = resp.json()

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dc2dc.agents.destination import DestinationConfig, DestinationWorker
 from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.lag import read_heads, shard_lags
 from dc2dc.pipeline.positions import PositionStore
 from dc2dc.topics import codec
 from dc2dc.topics.admin import ensure_topics
@@ -307,3 +308,21 @@ async def test_a_transaction_becomes_visible_only_with_its_commit(http: ArangoHt
         await source.data("s11", Op.TXN_COMMIT, tid="42")
         await eventually(lambda: _at(http, source, {"s11": 8}), "the committed transaction")
     assert sorted(await all_docs(http, db, "c")) == ["before", "t0", "t1", "t2", "t3", "t4"]
+
+
+async def test_lag_shows_what_is_behind_and_then_in_sync(http: ArangoHttp, source: Source) -> None:
+    db = f"d{source.src}"
+    await source.topics("s11", "s12")
+    await source.structure(1, db, {"c": coll("c1", ["s11", "s12"])})
+    for i in range(10):
+        await source.insert("s11", f"k{i}")
+    await source.data("s12", Op.HEARTBEAT)
+    await source.data("s11", Op.INSERT, seq=4, doc={"_key": "k3"})   # a redelivery is never the head
+    heads = await read_heads(source.bootstrap, source.src)
+    assert {s: h.seq for s, h in heads.items()} == {"s11": 10, "s12": 1}
+    before = {lag.shard: lag for lag in shard_lags(heads, await PositionStore(http, source.src).load())}
+    assert (before["s11"].behind, before["s12"].behind) == (10, 1)
+    async with DestinationWorker(config(source), http):
+        await eventually(lambda: _at(http, source, {"s11": 10, "s12": 1}), "all applied")
+    after = shard_lags(heads, await PositionStore(http, source.src).load())
+    assert [(lag.shard, lag.in_sync, lag.lag_ms) for lag in after] == [("s11", True, 0), ("s12", True, 0)]
