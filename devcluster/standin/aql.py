@@ -11,14 +11,15 @@ the plan against an :class:`AqlContext` (the stand-in's storage). Supported::
 
 Expressions: literals, bind parameters, variables, attribute paths (``d.a.b``, ``d.@attr``,
 ``d["x"]``, ``arr[0]``), array and object literals, ``== != < <= > >= IN NOT IN``,
-``AND OR NOT`` (with ArangoDB's precedence: ``NOT`` binds tighter than comparisons), and the
-functions ``LENGTH()`` / ``COUNT()`` (also of a collection).
+``AND OR NOT`` (with ArangoDB's precedence: ``NOT`` binds tighter than comparisons),
+``+ - * / %`` on numbers, integer ranges ``1..n``, and the functions ``LENGTH()`` / ``COUNT()``
+(also of a collection).
 
-Everything else that ArangoDB accepts (COLLECT, subqueries, arithmetic, other functions, graph
-traversals, UPSERT, ...) raises :class:`AqlError` with ``ERROR_NOT_IMPLEMENTED`` (9, HTTP 501):
-the stand-in refuses rather than answering wrongly. The same holds for ordering strings outside
-printable ASCII: ArangoDB orders strings with an ICU collator, which is reproduced here only
-for printable ASCII.
+Everything else that ArangoDB accepts (COLLECT, subqueries, other functions, graph traversals,
+UPSERT, arithmetic on non-numbers, ...) raises :class:`AqlError` with ``ERROR_NOT_IMPLEMENTED``
+(9, HTTP 501): the stand-in refuses rather than answering wrongly. The same holds for ordering
+strings outside printable ASCII: ArangoDB orders strings with an ICU collator, which is
+reproduced here only for printable ASCII.
 
 Error numbers and HTTP codes are ArangoDB's (lib/Basics/errors.dat and
 GeneralResponse::responseCode); messages follow its "AQL: ... (while parsing)" form.
@@ -26,9 +27,10 @@ GeneralResponse::responseCode); messages follow its "AQL: ... (while parsing)" f
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, NoReturn, Protocol
@@ -512,6 +514,88 @@ class Comparison(Expr):
         return self.left.is_constant() and self.right.is_constant()
 
 
+_MAX_EXACT = 2 ** 53  # ArangoDB computes with doubles, exact for integers below this
+
+
+def _arith_operand(value: Any, op: str) -> int | float:
+    if _rank(value) != 2:
+        raise AqlError(NOT_IMPLEMENTED, f"AQL: the operator {op} on a value of type "
+                       f"'{_type_name(value)}' (which AQL would convert to a number) is not "
+                       "supported by the dc2dc ArangoDB stand-in (while executing)")
+    return value
+
+
+def _arith_result(value: int | float) -> int | float | None:
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None  # AQL: an overflowing operation yields null
+        if value.is_integer():
+            value = int(value)  # a double with an integral value prints as an integer
+    if abs(value) >= _MAX_EXACT:
+        raise AqlError(NOT_IMPLEMENTED, "AQL: arithmetic beyond 2^53, where ArangoDB's doubles "
+                       "round, is not supported by the dc2dc ArangoDB stand-in (while executing)")
+    return value
+
+
+@dataclass(frozen=True)
+class Arithmetic(Expr):
+    """``+ - * / %`` on numbers; unary minus and plus are ``0 - x`` and ``0 + x``."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    def evaluate(self, row: dict, rt: _Runtime) -> Any:
+        a = _arith_operand(self.left.evaluate(row, rt), self.op)
+        b = _arith_operand(self.right.evaluate(row, rt), self.op)
+        if self.op in ("/", "%") and b == 0:
+            return None  # AQL: division by zero yields null (with a warning)
+        if self.op == "+":
+            return _arith_result(a + b)
+        if self.op == "-":
+            return _arith_result(a - b)
+        if self.op == "*":
+            return _arith_result(a * b)
+        if self.op == "/":
+            return _arith_result(a / b)
+        return _arith_result(math.fmod(a, b))  # the remainder takes the dividend's sign, as in C
+
+    def is_constant(self) -> bool:
+        return self.left.is_constant() and self.right.is_constant()
+
+
+_MAX_RANGE = 10_000_000
+
+
+@dataclass(frozen=True)
+class Range(Expr):
+    """``low..high``: the integers from low to high inclusive (descending if high < low)."""
+
+    low: Expr
+    high: Expr
+
+    def values(self, row: dict, rt: _Runtime) -> range:
+        bounds = []
+        for expr in (self.low, self.high):
+            v = expr.evaluate(row, rt)
+            if _rank(v) != 2 or not float(v).is_integer():
+                raise AqlError(NOT_IMPLEMENTED, f"AQL: a range bound of {v!r} (not an integer) is "
+                               "not supported by the dc2dc ArangoDB stand-in (while executing)")
+            bounds.append(int(v))
+        low, high = bounds
+        return range(low, high + 1) if low <= high else range(low, high - 1, -1)
+
+    def evaluate(self, row: dict, rt: _Runtime) -> Any:
+        values = self.values(row, rt)
+        if len(values) > _MAX_RANGE:
+            raise AqlError(NOT_IMPLEMENTED, f"AQL: an array of more than {_MAX_RANGE} values from a "
+                           "range is not supported by the dc2dc ArangoDB stand-in (while executing)")
+        return list(values)
+
+    def is_constant(self) -> bool:
+        return self.low.is_constant() and self.high.is_constant()
+
+
 @dataclass(frozen=True)
 class Length(Expr):
     """``LENGTH(x)`` / ``COUNT(x)``: documents in a collection, or the length of a value."""
@@ -844,19 +928,27 @@ class _Parser:
         return left
 
     def parse_relational(self) -> Expr:
-        left = self.parse_arithmetic()
+        left = self.parse_range()
         while self.peek().kind == "op" and self.peek().value in _COMPARE:
             op = self.next().value
-            left = Comparison(op, self.operand(left), self.operand(self.parse_arithmetic()))
+            left = Comparison(op, self.operand(left), self.operand(self.parse_range()))
         return left
 
-    def parse_arithmetic(self) -> Expr:
-        left = self.parse_unary()
-        t = self.peek()
-        if t.kind == "op" and t.value == "..":
-            raise _unsupported("the range operator ..")
-        if t.kind == "op" and t.value in ("+", "-", "*", "/", "%"):
-            raise _unsupported(f"the arithmetic operator {t.value}")
+    def parse_range(self) -> Expr:
+        left = self.parse_binary(("+", "-"), self.parse_multiplicative)
+        while self.accept("op", ".."):
+            right = self.parse_binary(("+", "-"), self.parse_multiplicative)
+            left = Range(self.operand(left), self.operand(right))
+        return left
+
+    def parse_multiplicative(self) -> Expr:
+        return self.parse_binary(("*", "/", "%"), self.parse_unary)
+
+    def parse_binary(self, ops: tuple[str, ...], operand: Callable[[], Expr]) -> Expr:
+        left = operand()
+        while self.peek().kind == "op" and self.peek().value in ops:
+            op = self.next().value
+            left = Arithmetic(op, self.operand(left), self.operand(operand()))
         return left
 
     def operand(self, expr: Expr) -> Expr:
@@ -870,10 +962,10 @@ class _Parser:
             return Not(self.operand(self.parse_unary()))
         if t.kind == "op" and t.value in ("-", "+"):
             self.next()
-            operand = self.parse_unary()
+            operand = self.operand(self.parse_unary())
             if isinstance(operand, Literal) and _rank(operand.value) == 2:
                 return Literal(-operand.value if t.value == "-" else operand.value)
-            raise _unsupported(f"the unary {t.value} operator on a non-literal")
+            return Arithmetic("-" if t.value == "-" else "+", Literal(0), operand)
         return self.parse_postfix(self.parse_primary())
 
     def parse_postfix(self, expr: Expr) -> Expr:
@@ -1041,6 +1133,8 @@ def _for(step: For, rows: Iterator[dict], rt: _Runtime) -> Iterator[dict]:
     for row in rows:
         if isinstance(step.source, CollectionRef):
             items: Iterable[Any] = rt.ctx.iter_documents(rt.collection_name(step.source))
+        elif isinstance(step.source, Range):
+            items = step.source.values(row, rt)  # lazily: FOR i IN 1..1000000 needs no list
         else:
             items = step.source.evaluate(row, rt)
             if not isinstance(items, list):

@@ -188,6 +188,21 @@ async def test_limit_with_bound_values_and_out_of_range():
 
 # ---------------------------------------------------------------- ordering and operators
 
+async def test_arithmetic_on_numbers_follows_aql():
+    rows = await run("RETURN [1 + 2, 7 - 10, 2 * 3.5, 7 / 2, 4 / 2, -7 % 3, 7.5 % 2, 1 / 0, 5 % 0, "
+                     "-(2), +3, 1 + 2 * 3, (1 + 2) * 3, -@x]", x=4)
+    assert rows == [[3, -3, 7, 3.5, 2, -1, 1.5, None, None, -2, 3, 7, 9, -4]]
+    assert all(type(v) is int for v in rows[0][:3] + rows[0][4:6]), "integral results are integers"
+
+
+async def test_ranges_ascend_or_descend_and_feed_for_loops():
+    assert await run("RETURN [1..3, 3..1, 2..2]") == [[[1, 2, 3], [3, 2, 1], [2]]]
+    storage = MemoryStorage(c=[])
+    await run("FOR i IN 1..@n INSERT {v: i * 2} INTO c", storage, n=3)
+    assert await run("FOR d IN c SORT d.v RETURN d.v", storage) == [2, 4, 6]
+    assert await run("FOR i IN 1..1000000 LIMIT @n - 1 RETURN i", n=3) == [1, 2]
+
+
 async def test_sort_follows_aql_type_order():
     values = [{"a": 1}, {}, [0], [], "a", "", 2.5, 0, -1, True, False, None]
     shuffled = random.Random(7).sample(values, len(values))
@@ -364,8 +379,11 @@ async def test_unknown_collection_is_1203_and_nothing_is_written(query: str):
 @pytest.mark.parametrize("query", [
     "FOR d IN users COLLECT a = d.age RETURN a",
     "FOR d IN users LET x = (FOR e IN users RETURN e) RETURN x",
-    "FOR d IN users RETURN d.age + 1",
-    "FOR d IN users RETURN -d.age",
+    "FOR d IN users RETURN d.city + 1",
+    "RETURN '1' + 1",
+    "RETURN null * 2",
+    "RETURN 9007199254740992 + 1",
+    "FOR i IN 1.5..3 RETURN i",
     "FOR d IN users RETURN CONCAT(d._key, 'x')",
     "FOR d IN users RETURN MYNS::FN(d)",
     "FOR v IN 1..3 OUTBOUND 'users/ann' GRAPH 'g' RETURN v",
@@ -395,6 +413,8 @@ async def test_unsupported_aql_is_refused_with_not_implemented(query: str):
     "FOR d IN users FILTER RETURN d",
     "RETURN 1 RETURN 2",
     "RETURN 007",
+    "RETURN 1 +",
+    "RETURN 1 .. ",
     "RETURN d.for",
     "INSERT {} users",
     "INSERT {} INTO users OPTIONS 5",
