@@ -25,6 +25,7 @@ class StandinAqlContext:
         self.writes = writes
         self.who = who
         self.shard_ids = shard_ids
+        self.writes_executed = 0
 
     def _coll(self, name: str, level: str = "ro") -> Collection:
         coll = self.db.collections.get(name)
@@ -62,11 +63,11 @@ class StandinAqlContext:
             return_new=bool(options.get("returnNew")), return_old=bool(options.get("returnOld")),
             version_attribute=options.get("versionAttribute"))
 
-    @staticmethod
-    def _unwrap(result: object) -> dict:
+    def _unwrap(self, result: object) -> dict:
         if isinstance(result, errors.ArangoError):
             raise result
         assert isinstance(result, dict)
+        self.writes_executed += 1
         return result
 
     async def insert(self, collection: str, doc: dict, options: dict) -> dict:

@@ -176,7 +176,7 @@ def _replace_existing(cluster: Cluster, coll: Collection, shard: Shard, old: dic
         new["_from"], new["_to"] = body["_from"], body["_to"]
     sharding.check_unchanged(old, new, coll.shard_keys)
     if _skip_by_version(old, new, opts.version_attribute):
-        return _result(coll, old, None, opts)
+        return _result(coll, old, old, opts)
     new["_rev"] = _revision(cluster, body, opts)
     writes.check_unique(coll, shard, key, new)
     writes.put(coll, shard, key, new)
@@ -211,7 +211,7 @@ def _update_existing(cluster: Cluster, coll: Collection, shard: Shard, old: dict
         _check_edge(coll, new)
     sharding.check_unchanged(old, new, coll.shard_keys)
     if _skip_by_version(old, new, opts.version_attribute):
-        return _result(coll, old, None, opts)
+        return _result(coll, old, old, opts)
     new["_rev"] = _revision(cluster, body, opts)
     writes.check_unique(coll, shard, key, new)
     writes.put(coll, shard, key, new)

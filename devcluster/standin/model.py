@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,17 @@ DOCUMENT = 2
 EDGE = 3
 SYSTEM_COLLECTIONS = ("_graphs", "_analyzers", "_aqlfunctions", "_queues", "_jobs", "_apps",
                       "_appbundles", "_frontend")
-_COLLECTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_\-]{0,255}$")
+_FORBIDDEN_IN_NAMES = re.compile(r"[/\x00-\x1f\x7f]")
+
+
+def valid_collection_name(name: object) -> bool:
+    """Extended (Unicode) names, the 3.12 default: no '/', no control characters, at most 256
+    bytes, not starting with a digit, a space or (unless system) an underscore."""
+    if not isinstance(name, str) or not name or len(name.encode()) > 256:
+        return False
+    if _FORBIDDEN_IN_NAMES.search(name) or name != unicodedata.normalize("NFC", name):
+        return False
+    return not (name[0].isdigit() or name[0] in " .:" or name != name.strip())
 
 
 @dataclass
@@ -249,7 +260,7 @@ class Cluster:
     def create_collection(self, db: Database, body: dict, *, system: bool = False,
                           enforce_replication_factor: bool = True) -> Collection:
         name = body.get("name")
-        if not isinstance(name, str) or not _COLLECTION_NAME.match(name) or (
+        if not valid_collection_name(name) or (
                 name.startswith("_") and not (system or body.get("isSystem"))):
             raise errors.ArangoError(errors.ILLEGAL_NAME, "illegal name")
         if name in db.collections or name in db.views:
@@ -370,7 +381,7 @@ class Cluster:
         if self.is_cluster:
             raise errors.ArangoError(errors.CLUSTER_UNSUPPORTED, "rename is not supported in a cluster", 501)
         db = coll.db
-        if not _COLLECTION_NAME.match(new_name or "") or (new_name.startswith("_") != coll.is_system):
+        if not valid_collection_name(new_name) or (new_name.startswith("_") != coll.is_system):
             raise errors.ArangoError(errors.ILLEGAL_NAME, "illegal name")
         if new_name in db.collections or new_name in db.views:
             raise errors.ArangoError(errors.DUPLICATE_NAME, "duplicate name")

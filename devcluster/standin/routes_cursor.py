@@ -72,7 +72,7 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
         raise
     if own:
         writes.commit()
-    writes_executed = len(result) if plan.modifies else 0
+    writes_executed = context.writes_executed
     extra = {"warnings": [], "stats": {
         "writesExecuted": writes_executed, "writesIgnored": 0, "scannedFull": 0, "scannedIndex": 0,
         "filtered": 0, "httpRequests": 0, "executionTime": time.time() - started, "peakMemoryUsage": 0}}

@@ -47,16 +47,28 @@ def _normalise(coll: Collection, body: dict) -> dict:
             raise errors.ArangoError(errors.BAD_PARAMETER, "expireAfter attribute must be a number", 400)
         out.update(expireAfter=body["expireAfter"], sparse=True, unique=False)
     elif kind == "geo":
+        if len(fields) not in (1, 2):
+            raise errors.ArangoError(errors.BAD_PARAMETER, "geo index needs one or two fields", 400)
         out.update(geoJson=bool(body.get("geoJson", False)), legacyPolygons=bool(body.get("legacyPolygons", False)),
                    sparse=True, unique=False, bestIndexedLevel=17, worstIndexedLevel=4, maxNumCoverCells=8)
     elif kind == "fulltext":
         out.update(minLength=int(body.get("minLength", 2) or 2), sparse=True, unique=False)
     elif kind == "inverted":
+        out.update(analyzer="identity", features=["frequency", "norm"], includeAllFields=False,
+                   trackListPositions=False, searchField=False, storedValues=[],
+                   primarySort={"fields": [], "compression": "lz4"})
         for key in ("analyzer", "features", "primarySort", "storedValues", "includeAllFields",
-                    "trackListPositions", "searchField", "cache", "primaryKeyCache"):
+                    "trackListPositions", "searchField", "cache", "primaryKeyCache", "parallelism",
+                    "cleanupIntervalStep", "commitIntervalMsec", "consolidationIntervalMsec"):
             if key in body:
                 out[key] = body[key]
-        out.setdefault("analyzer", "identity")
+    elif kind in ("zkd", "mdi", "mdi-prefixed"):
+        if body.get("fieldValueTypes") != "double":
+            raise errors.ArangoError(errors.BAD_PARAMETER, "fieldValueTypes must be \"double\"", 400)
+        out["fieldValueTypes"] = "double"
+        for key, value in body.items():
+            if key not in out and key not in ("name", "id", "inBackground"):
+                out[key] = value
     else:
         for key, value in body.items():
             if key not in out and key not in ("name", "id", "inBackground"):

@@ -8,8 +8,8 @@ import traceback
 from aiohttp import web
 
 from . import (auth, errors, routes_admin, routes_analyzer, routes_auth, routes_collection,
-               routes_cursor, routes_database, routes_document, routes_import, routes_index,
-               routes_replication, routes_revisions, routes_standin, routes_user, routes_view,
+               routes_cursor, routes_database, routes_document, routes_graph, routes_import, routes_index,
+               routes_replication, routes_revisions, routes_server, routes_standin, routes_tasks, routes_user, routes_view,
                routes_wal, transactions)
 from .http import Ctx, Router, error_response, json_response, split_path
 from .model import COORDINATOR, Cluster, Server
@@ -20,10 +20,10 @@ MAX_BODY = 64 * 1024 * 1024  # documents up to 32 MB, plus JSON/batch overhead
 
 def build_router() -> Router:
     router = Router()
-    for module in (routes_admin, routes_auth, routes_database, routes_collection, routes_document,
-                   routes_index, routes_view, routes_analyzer, routes_user, routes_cursor,
+    for module in (routes_admin, routes_server, routes_auth, routes_database, routes_collection, routes_document,
+                   routes_index, routes_view, routes_analyzer, routes_graph, routes_user, routes_cursor,
                    routes_import, transactions, routes_wal, routes_replication, routes_revisions,
-                   routes_standin):
+                   routes_tasks, routes_standin):
         module.register(router)
     return router
 
@@ -101,6 +101,9 @@ class StandIn:
                     raise errors.ArangoError(errors.CLUSTER_ONLY_ON_DBSERVER, "this operation is only valid on a DBserver", 501)
                 raise errors.ArangoError(errors.CLUSTER_ONLY_ON_COORDINATOR, "this operation is only valid on a coordinator in a cluster", 501)
             if db_name not in cluster.databases:
+                if who is not None and not who.is_admin_user:
+                    # users learn nothing about databases they cannot access (as in ArangoDB)
+                    raise errors.ArangoError(errors.FORBIDDEN, "not authorized to execute this request", 401)
                 raise errors.ArangoError(errors.DATABASE_NOT_FOUND, "database not found", 404)
             ctx = Ctx(request, cluster, server, db_name, "/".join(parts), params,
                       who or auth.Principal(None, False))
