@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dc2dc.devcluster.standin.aql import AqlError, QueryStats, canonical, compare, equal, execute, parse
+from dc2dc.devcluster.standin.aql import AqlError, QueryStats, execute, parse
+from dc2dc.devcluster.standin.aql_values import canonical, compare, equal
 from dc2dc.devcluster.standin.errors import ArangoError
 
 
