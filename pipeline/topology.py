@@ -8,6 +8,9 @@ docker-compose all read the same file::
     arangodb = "http://127.0.0.1:8529"      # a coordinator (or single server) of A
     username = "root"                       # optional, default "root"
     password_file = "secrets/A.password"    # optional; or password_env = "DC2DC_A_PASSWORD"
+    jwt_secret_file = "secrets/A.jwt"       # a cluster source: superuser JWT secret to tail DBServers
+    signing_key = "keys/A.key"              # Ed25519 private key A's source worker signs with
+    verify_key = "keys/A.pub"               # A's public key: destinations apply nothing unverified
 
     [dc.B]
     kafka = "127.0.0.1:29092"
@@ -31,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _DC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DC_KEYS = {"kafka", "arangodb", "username", "password_file", "password_env", "jwt_secret_file",
+            "jwt_secret_env", "signing_key", "verify_key"}
 
 
 class TopologyError(ValueError):
@@ -45,6 +50,18 @@ class Datacenter:
     username: str = "root"
     password_file: str | None = None
     password_env: str | None = None
+    jwt_secret_file: str | None = None
+    jwt_secret_env: str | None = None
+    signing_key: str | None = None
+    verify_key: str | None = None
+
+    def jwt_secret(self) -> str | None:
+        """The cluster's JWT secret (None: basic auth also on DBServers, or a single server)."""
+        if self.jwt_secret_file:
+            return Path(self.jwt_secret_file).read_text(encoding="utf-8").strip()
+        if self.jwt_secret_env:
+            return os.environ.get(self.jwt_secret_env) or None
+        return None
 
     def password(self) -> str:
         """The ArangoDB password, read from a file or the environment, never from the TOML itself."""
@@ -90,19 +107,28 @@ class Topology:
                 raise TopologyError(f"DC id {dc_id!r} may only contain letters, digits, '_' and '-'")
             if not isinstance(spec, dict) or "kafka" not in spec or "arangodb" not in spec:
                 raise TopologyError(f"[dc.{dc_id}] needs 'kafka' and 'arangodb'")
-            unknown = set(spec) - {"kafka", "arangodb", "username", "password_file", "password_env"}
+            unknown = set(spec) - _DC_KEYS
             if unknown:
                 raise TopologyError(f"[dc.{dc_id}] has unknown keys: {sorted(unknown)}")
-            pw_file = spec.get("password_file")
-            if pw_file and base is not None and not Path(pw_file).is_absolute():
-                pw_file = str(base / pw_file)
+
+            def path(key: str) -> str | None:
+                # Relative paths are relative to the topology file, not to the working directory.
+                value = spec.get(key)
+                if value and base is not None and not Path(value).is_absolute():
+                    return str(base / value)
+                return value
+
             dcs[dc_id] = Datacenter(
                 id=dc_id,
                 kafka=spec["kafka"],
                 arangodb=spec["arangodb"],
                 username=spec.get("username", "root"),
-                password_file=pw_file,
+                password_file=path("password_file"),
                 password_env=spec.get("password_env"),
+                jwt_secret_file=path("jwt_secret_file"),
+                jwt_secret_env=spec.get("jwt_secret_env"),
+                signing_key=path("signing_key"),
+                verify_key=path("verify_key"),
             )
         flows = []
         for entry in data.get("replication", []):
