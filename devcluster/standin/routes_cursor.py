@@ -25,6 +25,9 @@ class Cursor:
     ttl: float
     expires: float
     extra: dict
+    allow_retry: bool = False
+    batch_id: int = 0          # number of the batch delivered last (the first is 1)
+    last_body: dict | None = None  # kept so a client may re-fetch the last batch (allowRetry)
 
 
 def _cursors(ctx: Ctx) -> dict[str, Cursor]:
@@ -33,17 +36,43 @@ def _cursors(ctx: Ctx) -> dict[str, Cursor]:
 
 def _page(ctx: Ctx, cursor: Cursor, status: int) -> web.Response:
     batch, cursor.rest = cursor.rest[:cursor.batch_size], cursor.rest[cursor.batch_size:]
+    cursor.batch_id += 1
     has_more = bool(cursor.rest)
     body: dict = {"result": batch, "hasMore": has_more, "cached": False, "extra": cursor.extra}
     if cursor.count is not None:
         body["count"] = cursor.count
     if has_more:
         body["id"] = cursor.id
+        body["nextBatchId"] = str(cursor.batch_id + 1)
         cursor.expires = time.time() + cursor.ttl
         _cursors(ctx)[cursor.id] = cursor
+    elif cursor.allow_retry:
+        _cursors(ctx)[cursor.id] = cursor  # the last batch stays fetchable until the cursor expires
     else:
         _cursors(ctx).pop(cursor.id, None)
+    cursor.last_body = body
     return ok(body, status)
+
+
+def _extra(plan: aql.Plan, writes_executed: int, seconds: float, options: dict, rows: int) -> dict:
+    stats: dict = {"writesExecuted": writes_executed, "writesIgnored": 0, "scannedFull": 0,
+                   "scannedIndex": 0, "cursorsCreated": 0, "cursorsRearmed": 0, "cacheHits": 0,
+                   "cacheMisses": 0, "filtered": 0, "httpRequests": 0,
+                   "executionTime": max(seconds, 1e-6), "peakMemoryUsage": 0, "intermediateCommits": 0}
+    if options.get("fullCount"):
+        stats["fullCount"] = rows
+    extra: dict = {"warnings": [], "stats": stats}
+    profile = options.get("profile")
+    if profile:
+        share = max(seconds, 1e-6) / 8
+        extra["profile"] = {phase: share for phase in (
+            "initializing", "parsing", "optimizing ast", "loading collections", "instantiating plan",
+            "optimizing plan", "instantiating executors", "executing", "finalizing")}
+    if profile and int(profile) >= 2:
+        stats["nodes"] = []
+        extra["plan"] = {"nodes": [], "rules": [], "collections": [], "variables": [],
+                         "estimatedCost": 0, "estimatedNrItems": rows, "isModificationQuery": plan.modifies}
+    return extra
 
 
 async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -72,18 +101,14 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
         raise
     if own:
         writes.commit()
-    writes_executed = context.writes_executed
-    extra = {"warnings": [], "stats": {
-        "writesExecuted": writes_executed, "writesIgnored": 0, "scannedFull": 0, "scannedIndex": 0,
-        "filtered": 0, "httpRequests": 0, "executionTime": time.time() - started, "peakMemoryUsage": 0}}
-    if options.get("fullCount"):
-        extra["stats"]["fullCount"] = len(result)
+    extra = _extra(plan, context.writes_executed, time.time() - started, options, len(result))
     batch_size = int(body.get("batchSize") or DEFAULT_BATCH)
     if batch_size < 1:
         raise errors.ArangoError(errors.BAD_PARAMETER, "batchSize must be positive", 400)
     cursor = Cursor(str(ctx.cluster.ids.next()), ctx.db_name, result,
                     len(result) if body.get("count") else None, batch_size,
-                    float(body.get("ttl") or DEFAULT_TTL), 0.0, extra)
+                    float(body.get("ttl") or DEFAULT_TTL), time.time(), extra,
+                    allow_retry=bool(options.get("allowRetry")))
     return _page(ctx, cursor, 201)
 
 
@@ -99,7 +124,11 @@ def _cursor(ctx: Ctx) -> Cursor:
 
 
 async def next_batch(ctx: Ctx):  # type: ignore[no-untyped-def]
-    return _page(ctx, _cursor(ctx), 200)
+    cursor = _cursor(ctx)
+    wanted = ctx.params.get("batch")
+    if wanted is not None and wanted == str(cursor.batch_id) and cursor.last_body is not None:
+        return ok(cursor.last_body, 200)  # the client lost our answer and asks again
+    return _page(ctx, cursor, 200)
 
 
 async def delete(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -120,5 +149,6 @@ async def parse_query(ctx: Ctx):  # type: ignore[no-untyped-def]
 def register(router: Router) -> None:
     router.add("POST", "/_api/cursor", create, COORD)
     router.add("PUT|POST", "/_api/cursor/{id}", next_batch, COORD)
+    router.add("POST", "/_api/cursor/{id}/{batch}", next_batch, COORD)
     router.add("DELETE", "/_api/cursor/{id}", delete, COORD)
     router.add("POST", "/_api/query", parse_query, COORD)

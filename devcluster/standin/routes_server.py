@@ -2,6 +2,7 @@
 echo, log. The stand-in has little to report, so most answers are minimal but well-formed."""
 from __future__ import annotations
 
+import hashlib
 import time
 
 from aiohttp import web
@@ -91,6 +92,24 @@ async def log_level(ctx: Ctx):  # type: ignore[no-untyped-def]
     return json_response({"general": "INFO", "replication": "INFO", "requests": "INFO"})
 
 
+async def tls(ctx: Ctx):  # type: ignore[no-untyped-def]
+    perms.require_admin(ctx.cluster, ctx.who)
+    return ok({"result": {"keyfile": {}, "clientCA": {}, "SNI": {}}})
+
+
+async def jwt_secrets(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if not ctx.who.superuser:
+        raise errors.ArangoError(errors.FORBIDDEN, "only superusers may see JWT secrets", 403)
+    digest = hashlib.sha256(ctx.cluster.jwt_secret.encode()).hexdigest()
+    return ok({"result": {"active": {"sha256": digest}, "passive": []}})
+
+
+async def encryption(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if not ctx.who.superuser:
+        raise errors.ArangoError(errors.FORBIDDEN, "only superusers may see encryption keys", 403)
+    return ok({"result": {"encryption-keys": []}})
+
+
 async def reload_routing(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({})
 
@@ -110,3 +129,6 @@ def register(router: Router) -> None:
     router.add("GET", "/_admin/log", log_legacy, ANY)
     router.add("GET|PUT", "/_admin/log/level", log_level, ANY)
     router.add("POST", "/_admin/routing/reload", reload_routing, ANY)
+    router.add("GET|POST", "/_admin/server/tls", tls, ANY)
+    router.add("GET|POST", "/_admin/server/jwt", jwt_secrets, ANY)
+    router.add("GET|POST", "/_admin/server/encryption", encryption, ANY)

@@ -28,7 +28,9 @@ def build_router() -> Router:
     return router
 
 
-_UNAUTHORIZED = errors.ArangoError(errors.HTTP_UNAUTHORIZED, "not authorized to execute this request", 401)
+# ArangoDB answers every failed authentication with HTTP 401 and errorNum 11 (ERROR_FORBIDDEN);
+# python-arango refreshes JWTs on exactly that pair
+_UNAUTHORIZED = errors.ArangoError(errors.FORBIDDEN, "not authorized to execute this request", 401)
 
 
 class StandIn:

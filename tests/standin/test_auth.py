@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 import requests
+from arango import errno
 from arango.exceptions import DocumentInsertError
 
 from dc2dc.devcluster.standin.auth import issue_jwt
@@ -15,7 +16,7 @@ def test_missing_or_wrong_credentials_get_401_with_arango_body(standin):
     for auth in (None, ("root", "wrong")):
         r = requests.get(f"{standin.coordinator}/_api/version", auth=auth)
         assert r.status_code == 401
-        assert r.json() == {"error": True, "code": 401, "errorNum": 401,
+        assert r.json() == {"error": True, "code": 401, "errorNum": errno.FORBIDDEN,
                             "errorMessage": "not authorized to execute this request"}
         assert "Www-Authenticate" in r.headers
     r = requests.get(f"{standin.coordinator}/_api/version", headers={"X-Omit-Www-Authenticate": "1"})

@@ -117,7 +117,7 @@ def test_tail_needs_admin_and_valid_ranges(standin, db):
     r = requests.get(f"{url}/_api/wal/tail", params={"from": 10, "to": 5}, headers=standin.superuser_headers())
     assert r.status_code == 400
     r = requests.get(f"{url}/_api/wal/tail")
-    assert r.status_code == 401 and r.json()["errorNum"] == 401
+    assert r.status_code == 401 and r.json()["errorNum"] == errno.FORBIDDEN
     r = requests.get(f"{url}/_db/{db.name}/_api/wal/tail", params={"global": "true"},
                      headers=standin.superuser_headers())
     assert r.status_code == 403
