@@ -34,15 +34,25 @@ def feedback_topic(src_dc: str, dst_dc: str) -> str:
     return f"{PREFIX}.{_checked(src_dc, 'DC id')}.feedback.{_checked(dst_dc, 'DC id')}"
 
 
+def probe_topic(src_dc: str) -> str:
+    """Mirror liveness probe: written in ``src_dc``, read in its destinations; carries no data."""
+    return f"{PREFIX}.{_checked(src_dc, 'DC id')}.probe"
+
+
+def feedback_probe_topic(src_dc: str, dst_dc: str) -> str:
+    """Liveness probe of the feedback direction: written in ``dst_dc``, read in ``src_dc``."""
+    return f"{feedback_topic(src_dc, dst_dc)}.probe"
+
+
 def forward_topics_regex(src_dc: str) -> str:
-    """Exact regex of the topics that flow from ``src_dc`` to its destinations (control + shards)."""
+    """Exact regex of the topics that flow from ``src_dc`` to its destinations (control, shards, probe)."""
     dc = re.escape(_checked(src_dc, "DC id"))
-    return rf"{PREFIX}\.{dc}\.(control|shard\.[A-Za-z0-9_-]+)"
+    return rf"{PREFIX}\.{dc}\.(control|probe|shard\.[A-Za-z0-9_-]+)"
 
 
 def feedback_topics_regex(src_dc: str, dst_dc: str) -> str:
-    """Exact regex of the feedback topic that flows back from ``dst_dc`` to ``src_dc``."""
-    return re.escape(feedback_topic(src_dc, dst_dc))
+    """Exact regex of what flows back from ``dst_dc`` to ``src_dc``: its feedback topic and probe."""
+    return re.escape(feedback_topic(src_dc, dst_dc)) + r"(\.probe)?"
 
 
 def shard_of(topic: str) -> tuple[str, str] | None:
