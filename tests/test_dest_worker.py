@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from dc2dc.agents.destination import DestinationConfig, DestinationWorker
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.lag import read_heads, shard_lags
-from dc2dc.pipeline.positions import PositionStore
+from dc2dc.pipeline.positions import Position, PositionStore
 from dc2dc.topics import codec
 from dc2dc.topics.admin import ensure_topics
 from dc2dc.topics.chunking import MAX_MESSAGE_BYTES, ChunkLimits, to_records
@@ -326,3 +326,45 @@ async def test_lag_shows_what_is_behind_and_then_in_sync(http: ArangoHttp, sourc
         await eventually(lambda: _at(http, source, {"s11": 10, "s12": 1}), "all applied")
     after = shard_lags(heads, await PositionStore(http, source.src).load())
     assert [(lag.shard, lag.in_sync, lag.lag_ms) for lag in after] == [("s11", True, 0), ("s12", True, 0)]
+
+
+async def test_a_wrong_offset_hint_makes_the_shard_read_from_the_beginning(http: ArangoHttp, source: Source) -> None:
+    db = f"d{source.src}"
+    await source.topics("s11")
+    await source.structure(1, db, {"c": coll("c1", ["s11"])})
+    for i in range(1, 11):
+        await source.insert("s11", f"k{i}")
+    # Applied up to seq 2, but the hint says offset 6 (as if the topic had been re-created).
+    store = PositionStore(http, source.src)
+    await store.ensure()
+    await store.save([Position(src=source.src, shard="s11", seq=2, offset=6)])
+    async with DestinationWorker(config(source), http) as worker:
+        await eventually(lambda: _at(http, source, {"s11": 10}), "the shard applied to its end")
+        assert worker.stats.stopped == {} and worker.stats.duplicates == 2
+    assert sorted(await all_docs(http, db, "c")) == sorted(f"k{i}" for i in range(3, 11))
+
+
+async def test_stopping_a_worker_mid_stream_and_restarting_converges(http: ArangoHttp, source: Source) -> None:
+    db = f"d{source.src}"
+    shards = ["s11", "s12", "s13"]
+    await source.topics(*shards)
+    await source.structure(1, db, {"c": coll("c1", shards)})
+    for i in range(3000):   # a key always lives in one shard, as the source's sharding guarantees
+        await source.data(shards[(i % 700) % 3], Op.INSERT, doc={"_key": f"k{i % 700}", "i": i})
+
+    cfg = config(source, max_ops=50)
+    first = DestinationWorker(cfg, http)
+    await first.start()
+    try:
+        await eventually(lambda: _true(first.stats.applied >= 300), "some progress")
+    finally:
+        await first.stop()   # cancels in-flight batches: their data may be applied, positions not yet
+    applied_before = first.stats.applied
+    async with DestinationWorker(cfg, http) as second:
+        await eventually(lambda: _at(http, source, dict(source.seqs)), "every shard applied")
+        reapplied = applied_before + second.stats.applied - 3000
+    assert reapplied >= 0, "a message was neither applied before the stop nor after the restart"
+    print(f"re-applied after the stop: {reapplied} of 3000 messages")
+    docs = await all_docs(http, db, "c")
+    assert {k: d["i"] for k, d in docs.items()} == {f"k{j}": max(i for i in range(3000) if i % 700 == j)
+                                                   for j in range(700)}
