@@ -15,6 +15,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "dev": ("dc2dc.devcluster.cli", "dev"),
     "demo": ("dc2dc.devcluster.demo", "demo"),
     "mirrormaker": ("dc2dc.mirrormaker.cli", "mirrormaker"),
+    "worker": ("dc2dc.agents.worker", "worker"),
 }
 
 

@@ -1,0 +1,111 @@
+"""The Faust app every dc2dc worker process runs.
+
+Faust gives the worker its process model: signal handling, a supervised service tree, logging, and
+the web server that serves ``/metrics`` and ``/status``. It does *not* carry the replicated data:
+Faust's streams ack an event whose agent raised, ignore pattern subscriptions and put every
+one-partition topic on one worker (notes/faust.md), each of which loses or stalls changes. So the
+correctness-critical paths (tailers, appliers, positions) are plain aiokafka components that the
+:class:`ComponentHost` service starts and stops with the app. A component that fails crashes the
+worker — a supervisor restarts the process and it resumes from its positions — and never skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import faust
+import mode
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    """A long-lived replication component: the source or the destination side of one flow."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def wait(self) -> None:
+        """Return when the component ended; raise what made it fail."""
+
+    def status(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    app_id: str
+    kafka_bootstrap: str
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    web_enabled: bool = True
+
+
+def create_app(settings: WorkerSettings, components: Callable[[], list[Component]]) -> faust.App:
+    """A Faust app hosting the components that ``components()`` builds when the worker starts."""
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_enabled=settings.web_enabled,
+        # The app declares no Faust topics or tables; no leader election topic is needed.
+        topic_disable_leader=True,
+        autodiscover=False,
+    )
+    hosts: list[ComponentHost] = []
+
+    @app.service
+    class Host(ComponentHost):
+        # Faust builds its services from classes with no arguments of ours.
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(components, **kwargs)
+            hosts.append(self)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:  # noqa: ARG001 - Faust's view signature
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/status")
+    async def status(web: Any, request: Any) -> Any:  # noqa: ARG001
+        body = hosts[0].status() if hosts else {"starting": True}
+        return web.bytes(orjson.dumps(body), content_type="application/json")
+
+    return app
+
+
+class ComponentHost(mode.Service):
+    """Starts the components with the worker, stops them with it, crashes it when one fails."""
+
+    def __init__(self, components: Callable[[], list[Component]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._build = components
+        self._components: list[Component] = []
+
+    async def on_start(self) -> None:
+        self._components = self._build()
+        for component in self._components:
+            await component.start()
+            self.add_future(self._watch(component))
+
+    async def on_stop(self) -> None:
+        for component in reversed(self._components):
+            await component.stop()
+
+    async def _watch(self, component: Component) -> None:
+        try:
+            await component.wait()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every failure must stop the worker loudly
+            log.critical("component %s failed, stopping the worker: %r", type(component).__name__, exc)
+            await self.crash(exc)
+
+    def status(self) -> dict[str, Any]:
+        return {type(c).__name__: c.status() for c in self._components}

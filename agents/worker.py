@@ -1,0 +1,89 @@
+"""``dc2dc worker``: one Faust worker process for one DC in one role.
+
+role ``source``: tails the DC's ArangoDB into its Kafka (every flow out of the DC shares the same
+topics; MirrorMaker 2 fans them out). role ``destination``: applies the one flow that enters the DC.
+A chain A→B→C runs in B both a destination worker (A→B) and a source worker (B→C).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from dc2dc.agents.app import Component, WorkerSettings, create_app
+from dc2dc.pipeline.errors import ConfigError
+from dc2dc.pipeline.topology import Datacenter, Topology
+from dc2dc.topics.signing import Signer, Verifier, load_public_key
+
+log = logging.getLogger(__name__)
+
+
+def source_components(topology: Topology, dc: Datacenter) -> list[Component]:
+    from dc2dc.agents.source import SourceComponent, SourceSettings
+
+    signer = Signer.from_file(dc.id, Path(dc.signing_key)) if dc.signing_key else None
+    settings = SourceSettings(
+        src=dc.id, kafka=dc.kafka, arangodb=dc.arangodb, username=dc.username,
+        password=dc.password(), jwt_secret=dc.jwt_secret(),
+        destinations=tuple(topology.targets_of(dc.id)), signer=signer,
+    )
+    return [SourceComponent(settings)]
+
+
+def verifier_for(src: Datacenter, allow_unsigned: bool) -> Verifier | None:
+    """The source's public key; without one, nothing is applied unless unsigned data is allowed."""
+    if src.verify_key:
+        return Verifier({src.id: load_public_key(Path(src.verify_key))})
+    if allow_unsigned:
+        log.warning("applying UNSIGNED messages from DC %s (--allow-unsigned)", src.id)
+        return None
+    raise ConfigError(f"DC {src.id!r} has no verify_key in the topology; refusing to apply unverified "
+                      f"messages (pass --allow-unsigned only on a trusted test setup)")
+
+
+def source_of(topology: Topology, dc: Datacenter) -> Datacenter:
+    sources = topology.sources_of(dc.id)
+    if not sources:
+        raise ConfigError(f"no replication flow enters DC {dc.id!r}")
+    return topology.dcs[sources[0]]  # the topology refuses more than one source per DC
+
+
+def destination_components(src: Datacenter, dc: Datacenter, verifier: Verifier | None) -> list[Component]:
+    from dc2dc.agents.destination import DestinationConfig, DestinationWorker
+    from dc2dc.pipeline.arango_http import ArangoHttp
+
+    http = ArangoHttp(dc.arangodb, username=dc.username, password=dc.password())
+    config = DestinationConfig(src=src.id, dst=dc.id, bootstrap=dc.kafka)
+    return [DestinationWorker(config, http, verifier=verifier)]
+
+
+@click.command()
+@click.option("--role", type=click.Choice(["source", "destination"]), required=True)
+@click.option("--topology", "topology_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--dc", "dc_id", required=True, help="the DC this worker runs in")
+@click.option("--web-port", type=int, default=6066, show_default=True, help="/metrics and /status")
+@click.option("--web-host", default="127.0.0.1", show_default=True)
+@click.option("--allow-unsigned", is_flag=True, help="destination: apply messages without a verified signature")
+@click.option("--loglevel", default="info", show_default=True)
+def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_host: str,
+           allow_unsigned: bool, loglevel: str) -> None:
+    """Run a replication worker (a Faust worker process) until stopped."""
+    topology = Topology.load(topology_path)
+    if dc_id not in topology.dcs:
+        raise click.BadParameter(f"unknown DC {dc_id!r}", param_hint="--dc")
+    dc = topology.dcs[dc_id]
+    if role == "source":
+        build = lambda: source_components(topology, dc)  # noqa: E731
+    else:
+        # Resolved before Faust starts, so a missing key or flow fails with a readable message.
+        src = source_of(topology, dc)
+        verifier = verifier_for(src, allow_unsigned)
+        build = lambda: destination_components(src, dc, verifier)  # noqa: E731
+    app = create_app(WorkerSettings(app_id=f"dc2dc-{role}-{dc_id}", kafka_bootstrap=dc.kafka,
+                                    web_host=web_host, web_port=web_port), build)
+    app.finalize()
+    from faust.worker import Worker
+
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
