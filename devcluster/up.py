@@ -213,15 +213,21 @@ def _write_topology(env: DevEnvironment) -> None:
         lines += [f"[dc.{dc}]", f"kafka = {json.dumps(env.bootstrap(dc))}",
                   f"arangodb = {json.dumps(arango['coordinator'] if arango else '')}"]
         if arango:
-            pw = env.state_dir / dc / "arangodb.password"
-            pw.write_text(arango["password"] + "\n", encoding="utf-8")
-            pw.chmod(0o600)
             lines += [f"username = {json.dumps(arango.get('username', 'root'))}",
-                      f"password_file = {json.dumps(str(pw.relative_to(env.state_dir)))}"]
+                      f"password_file = {json.dumps(_secret_file(env, dc, 'arangodb.password', arango['password']))}",
+                      f"jwt_secret_file = {json.dumps(_secret_file(env, dc, 'arangodb.jwt', arango['jwt_secret']))}"]
         lines.append("")
     for src, dst in env.spec.flows:
         lines += ["[[replication]]", f"from = {json.dumps(src)}", f"to = {json.dumps(dst)}", ""]
     env.topology_path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _secret_file(env: DevEnvironment, dc: str, name: str, secret: str) -> str:
+    """Write a secret readable only by us; the topology names it relative to its own folder."""
+    path = env.state_dir / dc / name
+    path.write_text(secret + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return str(path.relative_to(env.state_dir))
 
 
 def _recorded_arangodb_dcs(state_dir: Path) -> list[str]:
