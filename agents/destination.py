@@ -91,6 +91,7 @@ class DestinationStats:
     structure_epoch: int = 0
     stopped: dict[str, str] = field(default_factory=dict)
     control_error: str | None = None
+    failed: str | None = None   # a whole-worker loop died (see ``DestinationWorker.join``)
 
 
 class _Gate:
@@ -169,7 +170,8 @@ class DestinationWorker:
         self._positions: dict[str, Position] = {}
         self._reassembler = Reassembler()
         self._control_reassembler = Reassembler()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._main: list[asyncio.Task[None]] = []    # control, poll and feedback loops
+        self._tasks: list[asyncio.Task[None]] = []   # background sends
         self._consumer: AIOKafkaConsumer | None = None
         self._control_consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -211,16 +213,32 @@ class DestinationWorker:
             metadata_max_age_ms=cfg.metadata_max_age_ms, max_partition_fetch_bytes=8 * 1024 * 1024)
         self._consumer.subscribe(pattern=shard_topics_pattern(cfg.src), listener=_Listener(self))
         await self._consumer.start()
-        self._tasks = [asyncio.create_task(self._control_loop(), name="dc2dc-dst-control"),
-                       asyncio.create_task(self._poll_loop(), name="dc2dc-dst-poll"),
-                       asyncio.create_task(self._feedback_loop(), name="dc2dc-dst-feedback")]
+        self._main = [asyncio.create_task(self._control_loop(), name="dc2dc-dst-control"),
+                      asyncio.create_task(self._poll_loop(), name="dc2dc-dst-poll"),
+                      asyncio.create_task(self._feedback_loop(), name="dc2dc-dst-feedback")]
+        for task in self._main:
+            task.add_done_callback(self._main_done)
+
+    def _main_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.stats.failed = f"{task.get_name()}: {task.exception()!r}"
+            log.critical("destination worker %s->%s failed: %s", self.config.src, self.config.dst, self.stats.failed)
+
+    async def join(self) -> None:
+        """Wait until the worker stops working by itself and raise why (a host crashes the process then)."""
+        if not self._main:
+            return
+        done, _ = await asyncio.wait(self._main, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
 
     async def stop(self) -> None:
-        tasks = self._tasks + [s.task for s in self._shards.values() if s.task is not None]
+        tasks = self._main + self._tasks + [s.task for s in self._shards.values() if s.task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks = []
+        self._main, self._tasks = [], []
         for client in (self._consumer, self._control_consumer, self._producer):
             if client is not None:
                 with contextlib.suppress(Exception):

@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest_asyncio
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dc2dc.agents.destination import DestinationConfig, DestinationWorker
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.lag import read_heads, shard_lags
 from dc2dc.pipeline.positions import Position, PositionStore
+from dc2dc.pipeline.structure_apply import StructureError
 from dc2dc.topics import codec
 from dc2dc.topics.admin import ensure_topics
 from dc2dc.topics.chunking import MAX_MESSAGE_BYTES, ChunkLimits, to_records
@@ -368,3 +370,20 @@ async def test_stopping_a_worker_mid_stream_and_restarting_converges(http: Arang
     docs = await all_docs(http, db, "c")
     assert {k: d["i"] for k, d in docs.items()} == {f"k{j}": max(i for i in range(3000) if i % 700 == j)
                                                    for j in range(700)}
+
+
+async def test_a_structure_that_cannot_be_applied_fails_the_worker_loudly_and_applies_no_data(
+    http: ArangoHttp, source: Source
+) -> None:
+    db = f"d{source.src}"
+    await http.request("POST", "/_api/database", json={"name": db})
+    await http.request("POST", "/_api/collection", db=db, json={"name": "c", "numberOfShards": 2})
+    await source.topics("s11")
+    await source.structure(1, db, {"c": coll("c1", ["s11", "s12", "s13"])})
+    await source.insert("s11", "k")
+    async with DestinationWorker(config(source), http) as worker:
+        with pytest.raises(StructureError, match="numberOfShards"):
+            await asyncio.wait_for(worker.join(), 30)
+        assert "numberOfShards" in (worker.stats.control_error or "")
+        assert worker.structure_epoch == 0 and worker.stats.applied == 0
+    assert await all_docs(http, db, "c") == {}
