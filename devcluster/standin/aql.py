@@ -80,8 +80,10 @@ def _check_bind_vars(plan: Plan, bind_vars: dict) -> None:
                            "declared in the query (while parsing)")
 
 
-def _limit_value(expr: Expr, rt: Runtime, what: str) -> int:
+def _limit_value(expr: Expr, rt: Runtime, what: str) -> int | None:
     value = expr.evaluate({}, rt)
+    if value is None and what == "count":
+        return None  # ArangoDB reads a null count as "no limit"; python-arango's all() sends LIMIT 0, null
     if rank(value) != 2 or value < 0:
         raise AqlError(QUERY_NUMBER_OUT_OF_RANGE,
                        f"AQL: LIMIT {what} value is not a number or out of range (while executing)")
@@ -106,7 +108,7 @@ def _apply(step: Step, rows: Iterator[dict], rt: Runtime) -> Iterator[dict]:
         return iter(_sorted(step, rows, rt))
     offset = _limit_value(step.offset, rt, "offset")
     count = _limit_value(step.count, rt, "count")
-    return islice(rows, offset, offset + count)
+    return islice(rows, offset, None if count is None else offset + count)
 
 
 def _for(step: For, rows: Iterator[dict], rt: Runtime) -> Iterator[dict]:
