@@ -51,6 +51,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from dc2dc.pipeline import errno
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError, Dc2dcError
 from dc2dc.pipeline.shard_producer import ProducerFailed, RecordEncoder, ShardProducer
@@ -118,11 +119,12 @@ class SnapshotTooOld(Dc2dcError):
     retriable = True
 
 
+_GONE = frozenset({errno.ARANGO_DATA_SOURCE_NOT_FOUND, errno.ARANGO_DATABASE_NOT_FOUND})
+
+
 def _retriable(exc: BaseException) -> bool:
-    if isinstance(exc, (ProducerFailed, SyncAborted)):
-        return True
     if isinstance(exc, (Dc2dcError, KafkaError)):
-        return bool(getattr(exc, "retriable", False))
+        return bool(exc.retriable)
     return isinstance(exc, (ConnectionError, asyncio.TimeoutError))
 
 
@@ -170,19 +172,26 @@ class SourceComponent:
 
     async def start(self) -> None:
         s = self.settings
-        await self.cluster.detect()
-        extra_topics = [feedback_topic(s.src, dst) for dst in s.destinations]
-        await ensure_topics(s.kafka, [control_topic(s.src), *extra_topics], s.topics)
-        await self.publisher.start()
-        await self.poll_structure()
+        try:
+            await self.cluster.detect()
+            extra_topics = [feedback_topic(s.src, dst) for dst in s.destinations]
+            await ensure_topics(s.kafka, [control_topic(s.src), *extra_topics], s.topics)
+            await self.publisher.start()
+            await self.poll_structure()
+        except BaseException:
+            await self.stop()
+            raise
         self._tasks.append(asyncio.create_task(self._guard(self._structure_loop()), name="dc2dc-structure"))
         if s.destinations:
             self._tasks.append(asyncio.create_task(self._guard(self._feedback_loop()), name="dc2dc-feedback"))
 
+    def _all_tasks(self) -> list[asyncio.Task[None]]:
+        return [*self._tasks, *self._server_tasks.values(),
+                *(st.sync_task for st in self.shards.values() if st.sync_task is not None)]
+
     async def stop(self) -> None:
         self._stopped.set()
-        tasks = [*self._tasks, *self._server_tasks.values(),
-                 *(st.sync_task for st in self.shards.values() if st.sync_task is not None)]
+        tasks = self._all_tasks()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -204,6 +213,11 @@ class SourceComponent:
         if self._failure is None:
             self._failure = exc
         self._stopped.set()
+        # Nothing may go on after a fatal error (a fenced zombie above all); stop() cleans up.
+        current = asyncio.current_task()
+        for task in self._all_tasks():
+            if task is not current:
+                task.cancel()
 
     async def _guard(self, coro: Any) -> None:
         try:
@@ -284,7 +298,8 @@ class SourceComponent:
         st.generation += 1
         if st.sync_task is not None:
             st.sync_task.cancel()
-        await st.producer.stop()
+        async with st.producer.lock:  # not in the middle of a transaction
+            await st.producer.stop()
 
     def _follow_leader(self, st: ShardState) -> None:
         """Start, keep or move a shard's stream according to its current leader."""
@@ -296,7 +311,8 @@ class SourceComponent:
         if st.sync_task is not None and not st.sync_task.done() and st.sync_server == leader:
             return
         if st.live or st.sync_server is not None:
-            self._start_sync(st, leader, "leader_move")
+            again = st.sync_server == leader and st.sync is not None
+            self._start_sync(st, leader, st.sync.reason if again and st.sync else "leader_move")
             return
         pos = st.producer.position
         if pos.empty:
@@ -358,7 +374,12 @@ class SourceComponent:
             except SyncAborted:
                 return
             except Exception as exc:
-                if not _retriable(exc):
+                if isinstance(exc, ArangoError) and exc.error_num in _GONE:
+                    # Dropped while we synced? The poll removes the shard (new generation).
+                    await self.poll_structure()
+                    if not current():
+                        return
+                elif not _retriable(exc):
                     raise
                 log.warning("resync of %s from %s failed, retrying: %r", st.info.shard, server, exc)
                 self.stats["resync_retries"] += 1
@@ -372,9 +393,7 @@ class SourceComponent:
 
     async def _restart_producer(self, st: ShardState) -> None:
         """Re-fence and re-read a producer whose transaction failed; re-derive the shard's state."""
-        await st.producer.stop()
-        await st.producer.start()
-        pos = st.producer.position
+        pos = await st.producer.restart()
         if st.live and pos.server == st.server and not pos.resync_open:
             st.tick = pos.tick
         elif st.live:
@@ -401,9 +420,9 @@ class SourceComponent:
                 await asyncio.sleep(self.settings.retry_pause_s)
 
     def _resync_followers(self, server: str, reason: str) -> None:
-        for st in self.shards.values():
+        for shard, st in self.shards.items():
             if (st.live and st.server == server) or st.sync_server == server:
-                self._start_sync(st, server, reason)
+                self._start_sync(st, self._leaders.get(shard, server), reason)
 
     async def _tail(self, server: str) -> None:
         s = self.settings

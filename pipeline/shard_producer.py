@@ -22,6 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import ProducerFenced
+
+from dc2dc.pipeline.errors import Dc2dcError
 
 from dc2dc.topics.chunking import ChunkLimits, to_records
 from dc2dc.topics.codec import Headers, decode
@@ -62,8 +65,18 @@ class ShardPosition:
         return cls(seq=env.seq, tick=int(env.tick), server=env.server, epoch=env.epoch, op=env.op)
 
 
-class ProducerFailed(RuntimeError):
-    """A transaction of this producer failed; restart it (re-fence, re-read) before sending again."""
+class ProducerFailed(Dc2dcError):
+    """A transaction of this producer failed; ``restart`` it (re-fence, re-read) before sending again."""
+
+    retriable = True
+
+
+class ShardFenced(Dc2dcError):
+    """A newer producer of the same shard exists: this worker is a zombie and must stop.
+
+    Not retriable on purpose: restarting would fence the newer owner in turn, and two workers
+    would take the shard from each other forever.
+    """
 
 
 async def read_last_committed(bootstrap: str, topic: str, *, consumer_options: dict | None = None) -> Envelope | None:
@@ -139,8 +152,19 @@ class ShardProducer:
 
     @property
     def failed(self) -> bool:
-        """A transaction failed: ``stop`` and ``start`` again before the next ``send``."""
+        """A transaction failed: ``restart`` before the next ``send``."""
         return self._failed
+
+    async def restart(self) -> ShardPosition:
+        """After a failed transaction: re-fence and re-read the position (no-op if not failed).
+
+        The failed transaction may or may not have been committed; the read-back tells.
+        """
+        async with self.lock:
+            if self._failed:
+                await self.stop()
+                await self.start()
+            return self.position
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -170,6 +194,10 @@ class ShardProducer:
                 async with self._producer.transaction():
                     for value, headers in records:
                         await self._producer.send(self.topic, value=value, headers=headers, partition=0)
+            except ProducerFenced as exc:
+                self._failed = True
+                raise ShardFenced(f"{self.topic} is now produced by a newer owner of "
+                                  f"{shard_transactional_id(self.src, self.shard)}") from exc
             except Exception as exc:
                 self._failed = True
                 raise ProducerFailed(f"transaction on {self.topic} failed: {exc!r}") from exc

@@ -27,6 +27,7 @@ class ShardResolver:
         self._http = http
         self._single = single
         self._map: dict[tuple[str, str], str] = {}
+        self._gone: set[tuple[str, str]] = set()
 
     def _shard_of(self, parameters: dict[str, Any]) -> str:
         if self._single:
@@ -39,10 +40,16 @@ class ShardResolver:
             self._map[(marker["db"], marker["cuid"])] = self._shard_of(marker["data"])
 
     async def resolve(self, db: str, cuid: str) -> str | None:
-        shard = self._map.get((db, cuid))
-        if shard is None:
+        """The shard of a marker, or None for a collection the server no longer has."""
+        key = (db, cuid)
+        shard = self._map.get(key)
+        if shard is None and key not in self._gone:
             await self.refresh()
-            shard = self._map.get((db, cuid))
+            shard = self._map.get(key)
+            if shard is None:
+                # cuids are never reused, and a new collection's cuid is learnt from its
+                # create marker or the refresh: no need to ask again for this one.
+                self._gone.add(key)
         return shard
 
     async def refresh(self) -> None:

@@ -188,3 +188,33 @@ async def test_a_single_server_source_replicates_its_collections_as_shards(
     streams = await read_shards(bootstrap, src, shards)
     assert_contiguous(streams[shards[0]])
     assert replay_all(streams) == {"b": {"n": 2}, "c": {"n": 3}}
+
+
+async def test_a_collection_truncated_dropped_and_recreated_mid_stream_gets_new_shards(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+    await make_db(arango)
+    await create_collection(arango, DB, "keep", shards=1)
+    src = new_dc_id()
+    async with SourceComponent(source_settings(standin, bootstrap, src)) as source:
+        old = await create_collection(arango, DB, "phoenix", shards=2)
+        await insert(arango, DB, "phoenix", [{"_key": f"o{i}", "n": i} for i in range(20)])
+        await caught_up(source, arango, old)
+        await arango.request("PUT", "/_api/collection/phoenix/truncate", db=DB)
+        await insert(arango, DB, "phoenix", [{"_key": "after-truncate", "n": 0}])
+        await caught_up(source, arango, old)
+        truncated = await read_shards(bootstrap, src, old)
+        await arango.request("DELETE", "/_api/collection/phoenix", db=DB)
+        new = await create_collection(arango, DB, "phoenix", shards=2)
+        await insert(arango, DB, "phoenix", [{"_key": f"n{i}", "n": i} for i in range(10)])
+        await caught_up(source, arango, new)
+        assert not set(old) & set(source.shards), "the dropped collection's shards are no longer followed"
+        assert source._failure is None
+
+    assert set(old).isdisjoint(new)
+    assert any(e.op == Op.TRUNCATE for envs in truncated.values() for e in envs)
+    assert replay_all(truncated) == {"after-truncate": {"n": 0}}
+    streams = await read_shards(bootstrap, src, new)
+    assert replay_all(streams) == {f"n{i}": {"n": i} for i in range(10)}
+    control = await read_control(bootstrap, src)
+    cids = {e.body["databases"][DB]["collections"].get("phoenix", {}).get("cid") for e in control} - {None}
+    assert len(cids) == 2, "the re-created collection has a new cid"

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from dc2dc.agents.source import SourceComponent
 from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.shard_producer import ShardFenced
 from dc2dc.topics.codec import encode
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import feedback_topic
@@ -232,3 +234,23 @@ async def test_a_resync_request_from_a_destination_resyncs_that_shard(
     assert [e.body["reason"] for e in streams[shards[0]] if e.op == Op.RESYNC_BEGIN] == ["initial"]
     assert_contiguous(streams[shards[1]])
     assert replay_all(streams) == writer.model
+
+
+async def test_a_second_worker_fences_the_first_which_stops_instead_of_fighting_back(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+    shards, writer = await setup(arango, shards=3)
+    src = new_dc_id()
+    settings = source_settings(standin, bootstrap, src)
+    writer.start()
+    try:
+        async with SourceComponent(settings) as zombie:
+            await caught_up(zombie, arango, shards)
+            async with SourceComponent(settings) as owner:
+                with pytest.raises(ShardFenced):
+                    await asyncio.wait_for(zombie.wait(), timeout=30)
+                await asyncio.sleep(0.5)
+                await writer.stop()
+                await caught_up(owner, arango, shards)
+    finally:
+        await writer.stop()
+    assert_resumed_cleanly(await read_shards(bootstrap, src, shards), writer.model)
