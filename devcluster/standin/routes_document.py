@@ -51,7 +51,9 @@ def writes_for(ctx: Ctx) -> tuple[Writes, bool]:
 
 
 def _status(ctx: Ctx, coll: Collection, success: int) -> int:
-    sync = ctx.flag("waitForSync") or coll.props["waitForSync"]
+    # a coordinator only knows the request's waitForSync (the collection's applies on the
+    # DBServers), so in a cluster only the request parameter turns 202 into 201/200
+    sync = ctx.flag("waitForSync") or (coll.props["waitForSync"] and not ctx.cluster.is_cluster)
     return success if sync else 202
 
 

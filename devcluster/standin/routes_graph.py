@@ -257,7 +257,24 @@ async def element(ctx: Ctx):  # type: ignore[no-untyped-def]
     return _element_result(kind, result, status)
 
 
+async def edges_of_vertex(ctx: Ctx):  # type: ignore[no-untyped-def]
+    """`/_api/edges/<edge collection>?vertex=<id>&direction=in|out|any`."""
+    coll = ctx.cluster.collection(ctx.db, ctx.params["c"])
+    perms.require_collection(ctx.cluster, ctx.who, ctx.db_name, coll.name, "ro")
+    if coll.type != EDGE:
+        raise errors.ArangoError(errors.COLLECTION_TYPE_INVALID, "invalid collection type", 400)
+    vertex = ctx.query.get("vertex")
+    if not vertex:
+        raise errors.ArangoError(errors.BAD_PARAMETER, "illegal document handle", 400)
+    direction = ctx.query.get("direction", "any")
+    attrs = {"in": ("_to",), "out": ("_from",)}.get(direction, ("_from", "_to"))
+    found = [doc for shard in coll.shards for doc in shard.docs.values()
+             if any(doc.get(a) == vertex for a in attrs)]
+    return ok({"edges": found, "stats": {"scannedIndex": len(found), "filtered": 0}})
+
+
 def register(router: Router) -> None:
+    router.add("GET", "/_api/edges/{c}", edges_of_vertex, COORD)
     router.add("GET", "/_api/gharial", list_graphs, COORD)
     router.add("POST", "/_api/gharial", create, COORD)
     router.add("GET", "/_api/gharial/{g}", get, COORD)

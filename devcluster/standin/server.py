@@ -7,7 +7,7 @@ import traceback
 
 from aiohttp import web
 
-from . import (auth, errors, routes_admin, routes_analyzer, routes_auth, routes_collection,
+from . import (auth, errors, routes_admin, routes_analyzer, routes_cluster_admin, routes_auth, routes_collection,
                routes_cursor, routes_database, routes_document, routes_graph, routes_import, routes_index,
                routes_replication, routes_revisions, routes_server, routes_standin, routes_tasks, routes_user, routes_view,
                routes_wal, transactions)
@@ -20,7 +20,7 @@ MAX_BODY = 64 * 1024 * 1024  # documents up to 32 MB, plus JSON/batch overhead
 
 def build_router() -> Router:
     router = Router()
-    for module in (routes_admin, routes_server, routes_auth, routes_database, routes_collection, routes_document,
+    for module in (routes_admin, routes_cluster_admin, routes_server, routes_auth, routes_database, routes_collection, routes_document,
                    routes_index, routes_view, routes_analyzer, routes_graph, routes_user, routes_cursor,
                    routes_import, transactions, routes_wal, routes_replication, routes_revisions,
                    routes_tasks, routes_standin):
