@@ -6,9 +6,21 @@ for, so the product itself never imports the dev cluster.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import importlib
+import sys
 
 import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.check import CheckReport, compare
+from dc2dc.pipeline.lag import ShardLag, read_heads, shard_lags
+from dc2dc.pipeline.positions import PositionStore
+from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
 
 # name -> (module, attribute) of commands loaded on first use
 _LAZY: dict[str, tuple[str, str]] = {
@@ -34,3 +46,103 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="dc2dc")
 def main() -> None:
     """dc2dc: asynchronous datacenter-to-datacenter replication for ArangoDB over Kafka."""
+
+
+def _load(topology_path: str) -> Topology:
+    try:
+        return Topology.load(topology_path)
+    except (OSError, TopologyError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _flow(topology: Topology, src: str | None, dst: str | None) -> tuple[Datacenter, Datacenter]:
+    """The flow named by --from/--to; either may be left out when the topology has one such flow."""
+    flows = [f for f in topology.flows if (src in (None, f.source)) and (dst in (None, f.target))]
+    if len(flows) != 1:
+        raise click.UsageError(f"name one flow with --from/--to; candidates: "
+                               f"{[f'{f.source}->{f.target}' for f in flows] or 'none'}")
+    return topology.dcs[flows[0].source], topology.dcs[flows[0].target]
+
+
+def _coordinator(dc: Datacenter) -> ArangoHttp:
+    return ArangoHttp(dc.arangodb, username=dc.username, password=dc.password())
+
+
+_topology_option = click.option("--topology", "topology_path", type=click.Path(exists=True, dir_okay=False),
+                                required=True, help="the topology TOML file")
+_from_option = click.option("--from", "src", help="source DC of the flow")
+_to_option = click.option("--to", "dst", help="destination DC of the flow")
+_json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
+
+@main.command()
+@_topology_option
+@_from_option
+@_to_option
+@_json_option
+def status(topology_path: str, src: str | None, dst: str | None, as_json: bool) -> None:
+    """Per-shard lag of a flow: newest message produced in the source vs. applied in the destination."""
+    source, target = _flow(_load(topology_path), src, dst)
+
+    async def run() -> list[ShardLag]:
+        async with _coordinator(target) as http:
+            applied = await PositionStore(http, source.id).load()
+        return shard_lags(await read_heads(source.kafka, source.id), applied)
+
+    lags = asyncio.run(run())
+    if as_json:
+        click.echo(orjson.dumps({"from": source.id, "to": target.id, "in_sync": all(x.in_sync for x in lags),
+                                 "shards": [{**dataclasses.asdict(x), "behind": x.behind, "lag_ms": x.lag_ms,
+                                             "in_sync": x.in_sync} for x in lags]}).decode())
+        return
+    Console().print(lag_table(lags, f"{source.id} -> {target.id}"))
+
+
+def lag_table(lags: list[ShardLag], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("shard", "produced seq", "applied seq", "behind", "lag ms", "state"):
+        table.add_column(column, justify="left" if column in ("shard", "state") else "right")
+    for x in lags:
+        table.add_row(x.shard, str(x.head_seq), str(x.applied_seq), str(x.behind), str(x.lag_ms),
+                      "[green]in sync[/]" if x.in_sync else "[yellow]behind[/]")
+    return table
+
+
+@main.group()
+def check() -> None:
+    """Verify that a destination holds what its source holds."""
+
+
+@check.command("sync")
+@_topology_option
+@_from_option
+@_to_option
+@_json_option
+def check_sync(topology_path: str, src: str | None, dst: str | None, as_json: bool) -> None:
+    """Compare structure and per-shard data digests; exit 1 when they differ."""
+    source, target = _flow(_load(topology_path), src, dst)
+
+    async def run() -> CheckReport:
+        async with _coordinator(source) as a, _coordinator(target) as b:
+            return await compare(a, b)
+
+    report = asyncio.run(run())
+    if as_json:
+        click.echo(orjson.dumps(report.as_dict()).decode())
+    else:
+        print_report(report, Console())
+    if not report.in_sync:
+        sys.exit(1)
+
+
+def print_report(report: CheckReport, console: Console) -> None:
+    for difference in report.structure_differences:
+        console.print(f"[red]structure[/] {difference}")
+    table = Table(title="per-shard comparison")
+    for column in ("database", "collection", "shard", "source docs", "destination docs", "state"):
+        table.add_column(column)
+    for s in report.shards:
+        table.add_row(s.db, s.coll, f"{s.index} ({s.source_shard} -> {s.target_shard})", str(s.source.count),
+                      str(s.target.count if s.target else "-"), "[green]in sync[/]" if s.in_sync else "[red]DIFFERS[/]")
+    console.print(table)
+    console.print("[bold green]in sync[/]" if report.in_sync else "[bold red]NOT in sync[/]")
