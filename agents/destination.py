@@ -44,13 +44,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.structs import ConsumerRecord
 
 from dc2dc.pipeline.apply_batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS, Received, plan
-from dc2dc.pipeline.arango_apply import DocumentWriter, ShardApplier, Target, retrying
+from dc2dc.pipeline.arango_apply import DocumentWriter, ShardApplier, Target, locate, retrying
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.errors import Dc2dcError
 from dc2dc.pipeline.lag import shard_topics_pattern
 from dc2dc.pipeline.positions import AppliedStructure, Position, PositionStore
-from dc2dc.pipeline.structure import shard_order
-from dc2dc.pipeline.structure_apply import StructureApplier, StructureError
+from dc2dc.pipeline.structure_apply import StructureApplier
 from dc2dc.topics import codec
 from dc2dc.topics.admin import TopicSettings, ensure_topics
 from dc2dc.topics.chunking import Reassembler
@@ -321,12 +320,8 @@ class DestinationWorker:
         if where is None:
             return None
         db, coll, index = where
-        body = (await self._http.request("GET", f"/_api/collection/{coll}/shards", db=db)).json()
-        ids = sorted(body["shards"], key=shard_order)   # a list, or a map with details=true
         count = len(self._applied.snapshot["databases"][db]["collections"][coll]["shards"])
-        if len(ids) != count:
-            raise StructureError(f"{db}/{coll} has {len(ids)} shards in the destination, the source {count}")
-        target = self._targets[shard] = Target(db, coll, ids[index])
+        target = self._targets[shard] = await locate(self._http, db, coll, index, count)
         return target
 
     # --- shard streams -------------------------------------------------------------------------

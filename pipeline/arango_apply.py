@@ -30,6 +30,8 @@ from dc2dc.pipeline import errno
 from dc2dc.pipeline.apply_batch import Step, StreamProtocolError
 from dc2dc.pipeline.arango_http import ArangoHttp, Response
 from dc2dc.pipeline.errors import ArangoError
+from dc2dc.pipeline.structure import shard_order
+from dc2dc.pipeline.structure_apply import StructureError
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,32 @@ _NOT_FOUND_OK = frozenset({errno.ARANGO_DOCUMENT_NOT_FOUND})
 
 @dataclass(frozen=True)
 class Target:
-    """Where one source shard's changes go: a destination collection and its shard at the same index."""
+    """Where one source shard's changes go: a destination collection and its shard at the same index.
+
+    ``shard`` is None on a single-server destination, which has no shards: the collection holds
+    every source shard's documents. ``exclusive`` says whether the destination unit (shard, or
+    single-server collection) holds this source shard's documents and nothing else — only then
+    can a truncate or a resync's cleanup of this source shard be carried out.
+    """
 
     db: str
     coll: str
-    shard: str
+    shard: str | None
+    exclusive: bool = True
+
+
+async def locate(http: ArangoHttp, db: str, coll: str, index: int, source_shards: int) -> Target:
+    """The destination shard at ``index`` of ``db/coll`` (shards sorted numerically = hash-slot order)."""
+    try:
+        body = (await http.request("GET", f"/_api/collection/{coll}/shards", db=db)).json()
+    except ArangoError as exc:
+        if exc.error_num != errno.CLUSTER_ONLY_ON_COORDINATOR:
+            raise
+        return Target(db, coll, None, exclusive=source_shards == 1)   # a single server
+    ids = sorted(body["shards"], key=shard_order)   # a list, or a map with details=true
+    if len(ids) != source_shards:
+        raise StructureError(f"{db}/{coll} has {len(ids)} shards in the destination, {source_shards} in the source")
+    return Target(db, coll, ids[index])
 
 
 def check_items(resp: Response, what: str, tolerated: frozenset[int] = _NO_TOLERANCE) -> int:
@@ -116,9 +139,13 @@ class DocumentWriter:
         return await self._query(target, "FOR d IN @@c RETURN d._key", None)
 
     async def _query(self, target: Target, query: str, trx: str | None) -> list[Any]:
+        if not target.exclusive:
+            raise StreamProtocolError(
+                f"{target.db}/{target.coll}: a single-server destination keeps all source shards in one "
+                f"collection, so one source shard cannot be truncated or resynced there")
+        options = {"shardIds": [target.shard]} if target.shard is not None else {}
         resp = await self._http.request("POST", "/_api/cursor", db=target.db, headers=self._headers(trx), json={
-            "query": query, "bindVars": {"@c": target.coll}, "batchSize": 10000,
-            "options": {"shardIds": [target.shard]}})
+            "query": query, "bindVars": {"@c": target.coll}, "batchSize": 10000, "options": options})
         body = resp.json()
         out = list(body.get("result", []))
         while body.get("hasMore"):
