@@ -361,7 +361,9 @@ class StructureApplier:
         if current is None:
             await self._do("POST", "/_api/user", f"create user {user}", db=_SYSTEM_DB, ok={errno.USER_DUPLICATE},
                            json={"user": user, "passwd": secrets.token_urlsafe(24), "active": active, "extra": extra})
-        elif current.get("active") != active or (current.get("extra") or {}) != extra:
+        elif current.get("active") != active or not _covers(current.get("extra") or {}, extra):
+            # PATCH, because PUT would reset the password. PATCH merges ``extra``, so an attribute
+            # removed from a user's extra data in the source stays in the destination.
             await self._do("PATCH", f"/_api/user/{user}", f"change user {user}", db=_SYSTEM_DB,
                            json={"active": active, "extra": extra})
         await self._apply_permissions(user, spec.get("permissions") or {}, old.get("permissions") or {})

@@ -228,3 +228,46 @@ async def test_positions_round_trip_per_source_and_the_structure_epoch_with_them
     names = {c["name"] for c in (await http.request("GET", "/_api/collection", db="_system",
                                                     params={"excludeSystem": True})).json()["result"]}
     assert COLLECTION not in names, "the position store must be a system collection"
+
+
+async def test_changed_indexes_views_analyzers_users_and_graphs_follow_the_source(http: ArangoHttp) -> None:
+    db, user = f"chg-{_uid()}", f"app-{_uid()}"
+    first = snapshot(db, user)
+    first["databases"][db]["graphs"] = {"g": {"edgeDefinitions": [{"collection": "links", "from": ["orders"],
+                                                                   "to": ["orders"]}], "orphanCollections": []}}
+    applier = StructureApplier(http)
+    await applier.apply(first)
+
+    second = snapshot(db, user)
+    dbspec = second["databases"][db]
+    dbspec["collections"]["orders"]["indexes"] = [{"type": "persistent", "fields": ["customer", "day"],
+                                                   "unique": False, "sparse": False, "name": "by_customer"}]
+    dbspec["views"]["search"]["properties"]["links"] = {"plain_c": {"includeAllFields": True}}
+    dbspec["analyzers"]["comma"]["properties"] = {"delimiter": ";"}
+    second["users"][user] = {"active": False, "extra": {}, "permissions": {db: {"level": "ro", "collections": {}}}}
+    dbspec["graphs"] = {"g": {"edgeDefinitions": [{"collection": "links", "from": ["orders"], "to": ["plain_c"]}],
+                              "orphanCollections": []}}
+    actions = await applier.apply(second, first)
+    assert await applier.apply(second, second) == [], f"not idempotent after {actions}"
+
+    indexes = (await http.request("GET", "/_api/index", db=db, params={"collection": "orders"})).json()["indexes"]
+    assert [i["fields"] for i in indexes if i["name"] == "by_customer"] == [["customer", "day"]]
+    links = (await http.request("GET", "/_api/view/search/properties", db=db)).json()["links"]
+    assert list(links) == ["plain_c"]
+    analyzers = {a["name"]: a for a in (await http.request("GET", "/_api/analyzer", db=db)).json()["result"]}
+    assert analyzers[f"{db}::comma"]["properties"]["delimiter"] == ";"
+    assert (await http.request("GET", f"/_api/user/{user}")).json()["active"] is False
+    perms = (await http.request("GET", f"/_api/user/{user}/database", params={"full": True})).json()["result"]
+    assert perms[db]["permission"] == "ro" and perms[db]["collections"].get("orders") in ("ro", "undefined")
+    graph = (await http.request("GET", "/_api/gharial/g", db=db)).json()["graph"]
+    assert graph["edgeDefinitions"][0]["to"] == ["plain_c"]
+
+    third = snapshot(db, user)
+    del third["databases"][db]["collections"]["orders"]["indexes"][0]
+    third["databases"][db]["graphs"] = {}
+    await applier.apply(third, second)
+    indexes = (await http.request("GET", "/_api/index", db=db, params={"collection": "orders"})).json()["indexes"]
+    assert [i["type"] for i in indexes] == ["primary"]
+    assert (await http.request("GET", "/_api/gharial", db=db)).json()["graphs"] == []
+    names = {c["name"] for c in (await http.request("GET", "/_api/collection", db=db)).json()["result"]}
+    assert {"orders", "links", "plain_c"} <= names, "dropping a graph must keep its collections"
