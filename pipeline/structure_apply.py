@@ -18,7 +18,17 @@ apply. Collections are created with the source's ``numberOfShards``, ``shardKeys
 ``shardingStrategy`` — the destination shard at index *i* then holds exactly the keys of the
 source shard at index *i*, which is what per-shard truncate and resync rely on.
 
-Names starting with ``_`` (system collections) are outside this module's reach on purpose.
+System collections (names starting with ``_``) are never created, changed or dropped as
+collections here; the destination half of the rules in ``pipeline.structure``:
+
+* ``_users``: users and their grants through the user API. The ``root`` user is left alone: it
+  is the destination's own administrator, and copying the source's (say, deactivating it)
+  could lock the destination's operators out.
+* ``_analyzers``: through the analyzer API (an analyzer cannot be changed in place: a changed
+  one is dropped with ``force`` and re-created).
+* ``_graphs``: named graphs through the graph API, after their collections; dropping a graph
+  keeps its collections (they are replicated, and dropped, as collections).
+* ``_dc2dc_*`` and every other system collection: never touched.
 
 Passwords cannot be read through the user API, so a user created here gets a random password
 (nobody can log in with it) until an operator sets one; see the README's security notes.

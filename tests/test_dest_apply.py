@@ -60,8 +60,10 @@ def snapshot(db: str, user: str) -> dict[str, Any]:
 async def test_a_snapshot_creates_the_whole_structure_with_the_source_shard_counts(http: ArangoHttp) -> None:
     db, user = f"shop-{_uid()}", f"app-{_uid()}"
     want = snapshot(db, user)
+    want["users"]["root"] = {"active": False, "extra": {}, "permissions": {db: {"level": "none"}}}
     actions = await StructureApplier(http).apply(want)
     assert f"create database {db}" in actions
+    assert (await http.request("GET", "/_api/user/root")).json()["active"] is True, "root is the destination's own"
 
     dbs = (await http.request("GET", "/_api/database")).json()["result"]
     assert {db, f"Ωmega-{db}"} <= set(dbs)
