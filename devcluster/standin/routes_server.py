@@ -87,9 +87,21 @@ async def log_legacy(ctx: Ctx):  # type: ignore[no-untyped-def]
     return json_response({"lid": [], "level": [], "timestamp": [], "text": [], "topic": [], "totalAmount": 0})
 
 
+_LOG_TOPICS = ("agency", "engines", "general", "replication", "requests", "threads", "queries")
+
+
 async def log_level(ctx: Ctx):  # type: ignore[no-untyped-def]
+    """Log levels are only remembered (the stand-in logs through Python's logging)."""
     perms.require_admin(ctx.cluster, ctx.who)
-    return json_response({"general": "INFO", "replication": "INFO", "requests": "INFO"})
+    levels = ctx.request.app["standin"].log_levels
+    if not levels:
+        levels.update({topic: "INFO" for topic in _LOG_TOPICS})
+    if ctx.request.method == "PUT":
+        body = await ctx.json({})
+        if not isinstance(body, dict):
+            raise errors.ArangoError(errors.BAD_PARAMETER, "expecting an object", 400)
+        levels.update({k: str(v).upper() for k, v in body.items()})
+    return json_response(dict(levels))
 
 
 async def tls(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -110,6 +122,17 @@ async def encryption(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({"result": {"encryption-keys": []}})
 
 
+async def log_structured(ctx: Ctx):  # type: ignore[no-untyped-def]
+    perms.require_admin(ctx.cluster, ctx.who)
+    settings = ctx.request.app["standin"].log_structured
+    if ctx.request.method == "PUT":
+        body = await ctx.json({})
+        if not isinstance(body, dict):
+            raise errors.ArangoError(errors.BAD_PARAMETER, "expecting an object", 400)
+        settings.update({k: bool(v) for k, v in body.items()})
+    return json_response(dict(settings))
+
+
 async def reload_routing(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({})
 
@@ -128,6 +151,7 @@ def register(router: Router) -> None:
     router.add("GET", "/_admin/log/entries", log_entries, ANY)
     router.add("GET", "/_admin/log", log_legacy, ANY)
     router.add("GET|PUT", "/_admin/log/level", log_level, ANY)
+    router.add("GET|PUT", "/_admin/log/structured", log_structured, ANY)
     router.add("POST", "/_admin/routing/reload", reload_routing, ANY)
     router.add("GET|POST", "/_admin/server/tls", tls, ANY)
     router.add("GET|POST", "/_admin/server/jwt", jwt_secrets, ANY)

@@ -8,7 +8,7 @@ import traceback
 from aiohttp import web
 
 from . import (auth, errors, routes_admin, routes_analyzer, routes_cluster_admin, routes_auth, routes_collection,
-               routes_cursor, routes_database, routes_document, routes_graph, routes_import, routes_index,
+               routes_cursor, routes_database, routes_document, routes_graph, routes_import, routes_index, routes_jobs,
                routes_replication, routes_revisions, routes_server, routes_standin, routes_tasks, routes_user, routes_view,
                routes_wal, transactions)
 from .http import Ctx, Router, error_response, json_response, split_path
@@ -23,13 +23,15 @@ def build_router() -> Router:
     for module in (routes_admin, routes_cluster_admin, routes_server, routes_auth, routes_database, routes_collection, routes_document,
                    routes_index, routes_view, routes_analyzer, routes_graph, routes_user, routes_cursor,
                    routes_import, transactions, routes_wal, routes_replication, routes_revisions,
-                   routes_tasks, routes_standin):
+                   routes_tasks, routes_jobs, routes_standin):
         module.register(router)
     return router
 
 
 # ArangoDB answers every failed authentication with HTTP 401 and errorNum 11 (ERROR_FORBIDDEN);
 # python-arango refreshes JWTs on exactly that pair
+# clients (python-arango's overload control) read the queue time; the stand-in never queues
+_QUEUE_TIME = {"x-arango-queue-time-seconds": "0.000000"}
 _UNAUTHORIZED = errors.ArangoError(errors.FORBIDDEN, "not authorized to execute this request", 401)
 
 
@@ -46,6 +48,9 @@ class StandIn:
         self.ports: dict[str, int] = {}
         self.on_change = on_change
         self.cursors: dict = {}  # AQL cursor id -> routes_cursor.Cursor
+        self.log_levels: dict[str, str] = {}
+        self.log_structured: dict[str, bool] = {"database": False, "username": False, "url": False}
+        self.jobs = routes_jobs.JobStore()
 
     def url(self, server: Server) -> str:
         scheme = "https" if self.ssl_context else "http"
@@ -60,7 +65,7 @@ class StandIn:
         app = web.Application(client_max_size=MAX_BODY, middlewares=[])
         app["server"] = server
         app["standin"] = self
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        app.router.add_route("*", "/{tail:.*}", self._entry)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, port, ssl_context=self.ssl_context, reuse_address=True)
@@ -81,6 +86,17 @@ class StandIn:
     async def close(self) -> None:
         for sid in list(self.runners):
             await self.runners.pop(sid).cleanup()
+
+    async def _entry(self, request: web.Request) -> web.StreamResponse:
+        mode = request.headers.get("x-arango-async")
+        if mode in ("true", "store") and not request.path.startswith("/_api/job"):
+            # executed at once; the answer is kept for PUT /_api/job/<id> when asked to store it
+            response = await self._dispatch(request)
+            job_id = self.jobs.add(response if mode == "store" else None)
+            return web.Response(status=202, headers={"x-arango-async-id": job_id, **_QUEUE_TIME})
+        response = await self._dispatch(request)
+        response.headers.update(_QUEUE_TIME)
+        return response
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         server: Server = request.app["server"]
