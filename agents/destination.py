@@ -90,7 +90,7 @@ class DestinationStats:
     structure_epoch: int = 0
     stopped: dict[str, str] = field(default_factory=dict)
     control_error: str | None = None
-    failed: str | None = None   # a whole-worker loop died (see ``DestinationWorker.join``)
+    failed: str | None = None   # a whole-worker loop died (see ``DestinationWorker.wait``)
 
 
 class _Gate:
@@ -223,7 +223,7 @@ class DestinationWorker:
             self.stats.failed = f"{task.get_name()}: {task.exception()!r}"
             log.critical("destination worker %s->%s failed: %s", self.config.src, self.config.dst, self.stats.failed)
 
-    async def join(self) -> None:
+    async def wait(self) -> None:
         """Wait until the worker stops working by itself and raise why (a host crashes the process then)."""
         if not self._main:
             return

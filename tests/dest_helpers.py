@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
+from dc2dc.devcluster.up import DevEnvironment
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.structure import shard_order
 
@@ -56,14 +57,7 @@ async def all_docs(http: ArangoHttp, db: str, coll: str) -> dict[str, dict[str, 
     return {d["_key"]: d for d in body["result"]}
 
 
-@pytest.fixture(scope="module")
-def kafka_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """DC B's Kafka (one KRaft broker), one per test module; yields its bootstrap address."""
-    from dc2dc.devcluster import kafka
-
-    broker = kafka.new_broker(Path(tmp_path_factory.mktemp("dest-kafka")), "B", kafka.ensure_jars())
-    kafka.start(broker)
-    try:
-        yield broker.bootstrap
-    finally:
-        kafka.stop(broker)
+@pytest.fixture
+def kafka_b(kafka_two_dc: DevEnvironment) -> str:
+    """DC B's Kafka from the shared backbone (tests use their own source DC ids, so topics never clash)."""
+    return kafka_two_dc.bootstrap("B")

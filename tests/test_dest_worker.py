@@ -383,7 +383,7 @@ async def test_a_structure_that_cannot_be_applied_fails_the_worker_loudly_and_ap
     await source.insert("s11", "k")
     async with DestinationWorker(config(source), http) as worker:
         with pytest.raises(StructureError, match="numberOfShards"):
-            await asyncio.wait_for(worker.join(), 30)
+            await asyncio.wait_for(worker.wait(), 30)
         assert "numberOfShards" in (worker.stats.control_error or "")
         assert worker.structure_epoch == 0 and worker.stats.applied == 0
     assert await all_docs(http, db, "c") == {}
