@@ -137,18 +137,8 @@ async def delete(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({"id": cursor.id}, 202)
 
 
-async def parse_query(ctx: Ctx):  # type: ignore[no-untyped-def]
-    body = await ctx.json({})
-    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-        raise errors.ArangoError(errors.QUERY_EMPTY, "query is empty", 400)
-    plan = aql.parse(body["query"])
-    return ok({"parsed": True, "collections": sorted({getattr(c, "name", "") or "" for c in plan.collections} - {""}),
-               "bindVars": [p.lstrip("@") for p in plan.bind_params], "ast": []})
-
-
 def register(router: Router) -> None:
     router.add("POST", "/_api/cursor", create, COORD)
     router.add("PUT|POST", "/_api/cursor/{id}", next_batch, COORD)
     router.add("POST", "/_api/cursor/{id}/{batch}", next_batch, COORD)
     router.add("DELETE", "/_api/cursor/{id}", delete, COORD)
-    router.add("POST", "/_api/query", parse_query, COORD)
