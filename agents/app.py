@@ -59,6 +59,9 @@ def create_app(settings: WorkerSettings, components: Callable[[], list[Component
         topic_disable_leader=True,
         autodiscover=False,
     )
+    # No Faust stream carries replicated data (see the module docstring), so the app runs without
+    # Faust's consumer, conductor and tables: producer-only mode keeps the web server and services.
+    app.producer_only = True
     hosts: list[ComponentHost] = []
 
     @app.service

@@ -146,3 +146,7 @@ def print_report(report: CheckReport, console: Console) -> None:
                       str(s.target.count if s.target else "-"), "[green]in sync[/]" if s.in_sync else "[red]DIFFERS[/]")
     console.print(table)
     console.print("[bold green]in sync[/]" if report.in_sync else "[bold red]NOT in sync[/]")
+
+
+if __name__ == "__main__":
+    main()

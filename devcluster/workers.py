@@ -1,0 +1,68 @@
+"""dc2dc worker processes of a dev environment: started as `dc2dc worker` would be in production.
+
+Each runs in its own process group with a pid file in the state folder, so `dc2dc dev down`
+stops workers that a crashed demo or test left behind, like every other dev process.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from dc2dc.devcluster import processes
+
+READY_TIMEOUT_S = 90.0
+
+
+@dataclass
+class Worker:
+    proc: processes.Managed
+    web_port: int
+
+    def status(self) -> dict | None:
+        return worker_status(self.web_port)
+
+
+def start_worker(state_dir: Path, topology_path: Path, role: str, dc: str, *,
+                 allow_unsigned: bool = False) -> Worker:
+    """Start a worker and return once its components run (its /status answers)."""
+    name = f"worker-{role}-{dc}"
+    port = processes.free_port()
+    cmd = [sys.executable, "-m", "dc2dc.pipeline.cli", "worker", "--role", role, "--dc", dc,
+           "--topology", str(topology_path), "--web-port", str(port), "--loglevel", "info"]
+    if allow_unsigned:
+        cmd.append("--allow-unsigned")
+    # The pid file's folder must appear in the command line (processes trusts only such pids):
+    # the topology lives in the state folder.
+    proc = processes.spawn(name, cmd, pid_file=state_dir / f"{name}.pid", log_file=state_dir / f"{name}.log",
+                           cwd=state_dir)
+    processes.wait_until(proc, lambda: worker_status(port) is not None, timeout=READY_TIMEOUT_S,
+                         what="a running worker")
+    return Worker(proc, port)
+
+
+def worker_status(port: int) -> dict | None:
+    """The worker's /status, or None while it is still starting."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as resp:
+            body = orjson.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return None if body.get("starting") or not body else body
+
+
+def stop_worker(worker: Worker) -> None:
+    """A clean stop: SIGTERM lets Faust stop the components (producers flush, positions stay)."""
+    processes.stop(worker.proc, timeout=30, sig=signal.SIGTERM)
+
+
+def kill_worker(worker: Worker) -> None:
+    """``kill -9``: what a crash does."""
+    processes.kill_hard(worker.proc)
+    worker.proc.pid_file.unlink(missing_ok=True)
