@@ -378,6 +378,8 @@ class Cluster:
                                              orjson.dumps(self.shard_definition(coll, shard)))])
 
     def rename_collection(self, coll: Collection, new_name: str) -> None:
+        if new_name == coll.name:
+            return  # renaming to the current name is a no-op, not a conflict
         if self.is_cluster:
             raise errors.ArangoError(errors.CLUSTER_UNSUPPORTED, "rename is not supported in a cluster", 501)
         db = coll.db

@@ -50,11 +50,10 @@ def writes_for(ctx: Ctx) -> tuple[Writes, bool]:
     return Writes(ctx.cluster), False
 
 
-def _status(ctx: Ctx, coll: Collection, success: int) -> int:
-    # a coordinator only knows the request's waitForSync (the collection's applies on the
-    # DBServers), so in a cluster only the request parameter turns 202 into 201/200
-    sync = ctx.flag("waitForSync") or (coll.props["waitForSync"] and not ctx.cluster.is_cluster)
-    return success if sync else 202
+def _status(ctx: Ctx, success: int) -> int:
+    # only the request's waitForSync turns 202 into 201/200; ArangoDB's answer does not reflect
+    # the collection's own waitForSync property
+    return success if ctx.flag("waitForSync") else 202
 
 
 def _array_response(results: list, status: int, silent: bool) -> web.Response:
@@ -93,18 +92,18 @@ async def _write(ctx: Ctx, op: str) -> web.Response:
     items = body if is_array else [body if body is not None else {}]
     if op == "insert":
         results = documents.insert(ctx.cluster, coll, items, opts, writes)
-        status = _status(ctx, coll, 201)
+        status = _status(ctx, 201)
     elif op == "replace":
         results = documents.replace(ctx.cluster, coll, items, opts, writes, key)
-        status = _status(ctx, coll, 201)
+        status = _status(ctx, 201)
     elif op == "update":
         results = documents.update(ctx.cluster, coll, items, opts, writes, key)
-        status = _status(ctx, coll, 201)
+        status = _status(ctx, 201)
     else:
         if key is not None:
             items = [body if isinstance(body, dict) else {"_key": key}]
         results = documents.remove(ctx.cluster, coll, items, opts, writes, key)
-        status = _status(ctx, coll, 200)
+        status = _status(ctx, 200)
     if not in_trx:
         writes.commit()
     silent = ctx.flag("silent")

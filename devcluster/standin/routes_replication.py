@@ -15,8 +15,11 @@ _EXCLUDED = ("_statistics", "_statistics15", "_statisticsRaw", "_configuration",
 
 
 def _target(ctx: Ctx) -> Server:
-    """The server whose data a replication call addresses (coordinators forward via DBserver=)."""
-    perms.require_admin(ctx.cluster, ctx.who)
+    """The server whose data a replication call addresses (coordinators forward via DBserver=).
+
+    Batches, inventories and dumps need write access to the database, not server admin rights:
+    python-arango's own tests run them as a plain database user."""
+    perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "rw")
     if ctx.server.role == COORDINATOR:
         ref = ctx.query.get("DBserver")
         if not ref:
@@ -122,7 +125,7 @@ def cluster_collection_entry(ctx: Ctx, coll: Collection) -> dict:
 async def cluster_inventory(ctx: Ctx):  # type: ignore[no-untyped-def]
     if ctx.server.role != COORDINATOR:
         raise errors.ArangoError(errors.CLUSTER_ONLY_ON_COORDINATOR, "only allowed on coordinators", 501)
-    perms.require_admin(ctx.cluster, ctx.who)
+    perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "rw")
     db = ctx.db
     include_system = ctx.flag("includeSystem", True)
     colls = [cluster_collection_entry(ctx, c) for c in db.collections.values()
