@@ -218,3 +218,21 @@ async def test_a_collection_truncated_dropped_and_recreated_mid_stream_gets_new_
     control = await read_control(bootstrap, src)
     cids = {e.body["databases"][DB]["collections"].get("phoenix", {}).get("cid") for e in control} - {None}
     assert len(cids) == 2, "the re-created collection has a new cid"
+
+
+async def test_a_document_larger_than_a_kafka_message_travels_in_chunks(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+    await make_db(arango)
+    shards = await create_collection(arango, DB, "big", shards=1)
+    before = {"_key": "before", "blob": "a" * (12 * 1024 * 1024)}
+    await insert(arango, DB, "big", [before])
+    src = new_dc_id()
+    async with SourceComponent(source_settings(standin, bootstrap, src)) as source:
+        await caught_up(source, arango, shards)
+        after = {"_key": "after", "blob": "ü" * (10 * 1024 * 1024)}
+        await insert(arango, DB, "big", [after])
+        await caught_up(source, arango, shards)
+
+    streams = await read_shards(bootstrap, src, shards)
+    assert_contiguous(streams[shards[0]])
+    assert replay_all(streams) == {"before": {"blob": before["blob"]}, "after": {"blob": after["blob"]}}
