@@ -40,6 +40,7 @@ class StandinAqlContext:
         for shard in coll.shards:
             if wanted is not None and shard.name not in wanted:
                 continue
+            self.cluster.require_available(shard)
             pending = self.writes.pending(shard) if self.writes.transactional else None
             if not pending:
                 yield from list(shard.docs.values())

@@ -191,6 +191,12 @@ class Cluster:
                 return s
         raise errors.ArangoError(errors.CLUSTER_SERVER_UNKNOWN, f"unknown server '{ref}'", 404)
 
+    def require_available(self, shard: Shard) -> None:
+        """A shard whose leader is down (and had no follower to fail over to) cannot be used."""
+        if not self.servers[shard.leader].running:
+            raise errors.ArangoError(errors.CLUSTER_BACKEND_UNAVAILABLE,
+                                     "A cluster backend which was required for the operation could not be reached", 503)
+
     def running_dbservers(self) -> list[Server]:
         return [s for s in self.dbservers if s.running]
 

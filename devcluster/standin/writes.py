@@ -23,6 +23,7 @@ class Writes:
         self.ops: dict[str, list[walmod.Op]] = {}
 
     def get(self, shard: Shard, key: str) -> dict | None:
+        self.cluster.require_available(shard)
         pending = self.overlay.get(shard.name)
         if pending is not None and key in pending:
             return pending[key]
@@ -62,6 +63,7 @@ class Writes:
             orjson.dumps({"_key": key, "_rev": old.get("_rev", "")})))
 
     def _touch(self, coll: Collection, shard: Shard) -> None:
+        self.cluster.require_available(shard)
         if shard.name not in self.touched:
             self.touched[shard.name] = (coll, shard)
             self.ops[shard.name] = []

@@ -57,3 +57,18 @@ def test_stopping_a_dbserver_fails_its_shards_over_and_start_brings_it_back(stan
         standin.admin("PUT", f"dbserver/{old}/start")
     assert requests.get(f"{urls[old]}/_api/version", auth=standin.auth).status_code == 200
     assert coll.get("during") is not None
+
+
+def test_a_shard_without_a_running_replica_is_unavailable(standin, db):
+    coll = db.create_collection("c", shard_count=1, replication_factor=1)
+    shard, placement = _shard_leader(standin, db.name, "c")
+    assert placement["followers"] == []
+    url = f"{standin.coordinator}/_db/{db.name}/_api/document/c"
+    try:
+        standin.admin("PUT", f"dbserver/{placement['leader']}/stop")
+        r = requests.post(url, json={"_key": "lost"}, auth=standin.auth)
+        assert r.status_code == 503 and r.json()["errorNum"] == 1478
+    finally:
+        standin.admin("PUT", f"dbserver/{placement['leader']}/start")
+    assert requests.post(url, json={"_key": "back"}, auth=standin.auth).status_code == 202
+    assert coll.count() == 1
