@@ -71,3 +71,11 @@ def status_cmd(as_json: bool, state_dir: Path | None) -> None:
     for proc in info["processes"]:
         click.echo(f"  {proc['name']:<8} pid {proc['pid']:<8} {'running' if proc['running'] else 'gone'}  "
                    f"{proc['dir']}")
+
+
+@dev.command("fetch-jars")
+def fetch_jars_cmd() -> None:
+    """Fetch Apache Kafka's jars with Maven into the cache now (`dev up` would do it on first use)."""
+    from dc2dc.devcluster.kafka import ensure_jars
+
+    click.echo(ensure_jars())
