@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import errors, sharding, wal as walmod
+from . import computed, errors, sharding, validation, wal as walmod
 from .ids import decode_rev
 from .model import EDGE, Cluster, Collection, Shard
 from .writes import Writes
@@ -160,6 +160,9 @@ def _insert_one(cluster: Cluster, coll: Collection, body: object, opts: WriteOpt
     new = {"_key": key, "_id": f"{coll.name}/{key}", "_rev": _revision(cluster, body, opts), **doc}
     if coll.type == EDGE:
         new["_from"], new["_to"] = body["_from"], body["_to"]
+    if not opts.is_restore:
+        new = computed.apply(coll.props["computedValues"], new, "insert")
+        validation.check(coll.props["schema"], new, None)
     writes.check_unique(coll, shard, key, new)
     writes.put(coll, shard, key, new)
     return _result(coll, new, None, opts)
@@ -178,6 +181,9 @@ def _replace_existing(cluster: Cluster, coll: Collection, shard: Shard, old: dic
     if _skip_by_version(old, new, opts.version_attribute):
         return _result(coll, old, old, opts)
     new["_rev"] = _revision(cluster, body, opts)
+    if not opts.is_restore:
+        new = computed.apply(coll.props["computedValues"], new, "replace")
+        validation.check(coll.props["schema"], new, old)
     writes.check_unique(coll, shard, key, new)
     writes.put(coll, shard, key, new)
     return _result(coll, new, old, opts)
@@ -213,6 +219,9 @@ def _update_existing(cluster: Cluster, coll: Collection, shard: Shard, old: dict
     if _skip_by_version(old, new, opts.version_attribute):
         return _result(coll, old, old, opts)
     new["_rev"] = _revision(cluster, body, opts)
+    if not opts.is_restore:
+        new = computed.apply(coll.props["computedValues"], new, "update")
+        validation.check(coll.props["schema"], new, old)
     writes.check_unique(coll, shard, key, new)
     writes.put(coll, shard, key, new)
     return _result(coll, new, old, opts)

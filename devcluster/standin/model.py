@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from . import errors, wal as walmod
+from . import computed, errors, validation, wal as walmod
 from .ids import Counter, HybridClock
 
 COORDINATOR = "COORDINATOR"
@@ -278,8 +278,8 @@ class Cluster:
         props = {
             "waitForSync": bool(body.get("waitForSync", False)),
             "keyOptions": key_options,
-            "schema": body.get("schema") or None,
-            "computedValues": body.get("computedValues") or None,
+            "schema": validation.normalise(body.get("schema")),
+            "computedValues": computed.normalise(body.get("computedValues")),
             "cacheEnabled": bool(body.get("cacheEnabled", False)),
             "isSystem": name.startswith("_"),
             "shardKeys": list(body.get("shardKeys") or ["_key"]),
@@ -375,7 +375,11 @@ class Cluster:
                 value = changes[key]
                 if key in ("replicationFactor", "writeConcern") and not self.is_cluster:
                     continue
-                coll.props[key] = value if key not in ("schema", "computedValues") else (value or None)
+                if key == "schema":
+                    value = validation.normalise(value)
+                if key == "computedValues":
+                    value = computed.normalise(value)
+                coll.props[key] = value
         if "minReplicationFactor" in changes and self.is_cluster:
             coll.props["writeConcern"] = changes["minReplicationFactor"]
         self.structure_version += 1

@@ -86,3 +86,29 @@ def test_revision_tree_ranges_and_documents_on_a_dbserver(standin, db):
     assert len(revs) == 20 and "resume" not in ranges
     docs = requests.put(f"{base}/revisions/documents", params=q, headers=hdr, json=revs[:3]).json()
     assert [d["_rev"] for d in docs] == revs[:3]
+
+
+def test_schema_rejects_invalid_documents_with_1620_but_not_restores(standin, db):
+    schema = {"rule": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]},
+              "level": "strict", "message": "n must be a number"}
+    coll = db.create_collection("c", schema=schema)
+    assert coll.properties()["schema"]["type"] == "json"
+    coll.insert({"n": 1})
+    url = f"{standin.coordinator}/_db/{db.name}/_api/document/c"
+    r = requests.post(url, json={"n": "x"}, auth=standin.auth)
+    assert r.status_code == 400 and r.json()["errorNum"] == 1620
+    assert r.json()["errorMessage"] == "n must be a number"
+    r = requests.post(url, params={"isRestore": "true"}, json={"_key": "old", "n": "x"}, auth=standin.auth)
+    assert r.status_code == 202
+
+
+def test_computed_values_are_filled_on_the_configured_operations(db):
+    coll = db.create_collection("c")
+    coll.configure(computed_values=[
+        {"name": "copy", "expression": "RETURN @doc.v", "overwrite": True, "computeOn": ["insert", "update"]}])
+    coll.insert({"_key": "k", "v": 1})
+    assert coll.get("k")["copy"] == 1
+    coll.update({"_key": "k", "v": 2})
+    assert coll.get("k")["copy"] == 2
+    coll.replace({"_key": "k", "v": 3})
+    assert "copy" not in coll.get("k")
