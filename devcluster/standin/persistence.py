@@ -1,9 +1,9 @@
 """Keeps a stand-in's model (data, structure, users, every server's WAL) on disk.
 
-A snapshot of the whole model is written at most every `interval` seconds after a change, and at
-shutdown, by writing a temporary file, fsyncing it and renaming it over the previous one — so a
-crash loses at most the last interval of writes, like ArangoDB with waitForSync=false and a
-delayed WAL sync. The file is a pickle: it is private state of this process, never exchanged.
+A snapshot of the whole model is written at most every `interval` seconds after a change (less
+often when snapshots get expensive, see `_run`), and at shutdown, by writing a temporary file,
+fsyncing it and renaming it over the previous one — so a crash loses at most the last interval
+of writes, like ArangoDB with waitForSync=false and a delayed WAL sync. The file is a pickle: it is private state of this process, never exchanged.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import pickle
+import time
 from pathlib import Path
 
 import orjson
@@ -54,10 +55,15 @@ class Store:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        pause = self.interval
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(pause)
             if self._dirty:
+                started = time.perf_counter()
                 await self.flush()
+                # serialising blocks the event loop: keep that below ~10% of the time however
+                # large the model grows, at the price of a longer loss window after a crash
+                pause = max(self.interval, 10 * (time.perf_counter() - started))
 
     async def stop(self) -> None:
         if self._task is not None:
