@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from . import checksums, documents, errors, perms, sharding
-from .http import COORD, Ctx, Router, ok
-from .model import Collection
+from .http import ANY, COORD, Ctx, Router, ok
+from .model import PRIMARY, Collection, Shard
 
 
 def _coll(ctx: Ctx, level: str = "ro") -> Collection:
@@ -12,8 +12,31 @@ def _coll(ctx: Ctx, level: str = "ro") -> Collection:
     return coll
 
 
+def _local_shards(ctx: Ctx) -> list[tuple[Collection, Shard]]:
+    """On a DBServer, collections are its shards (leader or follower) of the database."""
+    return [(coll, shard) for coll in ctx.db.collections.values() for shard in coll.shards
+            if ctx.server.id in shard.replicas()]
+
+
+def _shard(ctx: Ctx) -> tuple[Collection, Shard]:
+    perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "ro")
+    for coll, shard in _local_shards(ctx):
+        if shard.name == ctx.params["c"]:
+            return coll, shard
+    raise errors.ArangoError(errors.DATA_SOURCE_NOT_FOUND, f"collection or view not found: {ctx.params['c']}")
+
+
+def _shard_properties(ctx: Ctx, coll: Collection, shard: Shard) -> dict:
+    props = ctx.cluster.shard_definition(coll, shard)
+    props.pop("indexes")
+    return {**props, "status": 3, "statusString": "loaded"}
+
+
 async def list_collections(ctx: Ctx):  # type: ignore[no-untyped-def]
     perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "ro")
+    if ctx.server.role == PRIMARY:
+        return ok({"result": [{"id": s.name[1:], "name": s.name, "status": 3, "type": c.type,
+                               "isSystem": False, "globallyUniqueId": s.cuid} for c, s in _local_shards(ctx)]})
     exclude = ctx.flag("excludeSystem")
     result = [ctx.cluster.collection_summary(c) for c in ctx.db.collections.values()
               if not (exclude and c.is_system)]
@@ -31,10 +54,16 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 
 async def get(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.server.role == PRIMARY:
+        coll, shard = _shard(ctx)
+        props = _shard_properties(ctx, coll, shard)
+        return ok({k: props[k] for k in ("id", "name", "status", "type", "isSystem", "globallyUniqueId")})
     return ok(ctx.cluster.collection_summary(_coll(ctx)))
 
 
 async def properties(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.server.role == PRIMARY:
+        return ok(_shard_properties(ctx, *_shard(ctx)))
     return ok(ctx.cluster.collection_properties(_coll(ctx)))
 
 
@@ -49,6 +78,9 @@ async def change_properties(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 
 async def count(ctx: Ctx):  # type: ignore[no-untyped-def]
+    if ctx.server.role == PRIMARY:
+        coll, shard = _shard(ctx)
+        return ok({**_shard_properties(ctx, coll, shard), "count": len(shard.docs)})
     coll = _coll(ctx)
     body = ctx.cluster.collection_properties(coll)
     if ctx.flag("details") and ctx.cluster.is_cluster:
@@ -149,12 +181,12 @@ async def drop(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 
 def register(router: Router) -> None:
-    router.add("GET", "/_api/collection", list_collections, COORD)
+    router.add("GET", "/_api/collection", list_collections, ANY)
     router.add("POST", "/_api/collection", create, COORD)
-    router.add("GET", "/_api/collection/{c}", get, COORD)
-    router.add("GET", "/_api/collection/{c}/properties", properties, COORD)
+    router.add("GET", "/_api/collection/{c}", get, ANY)
+    router.add("GET", "/_api/collection/{c}/properties", properties, ANY)
     router.add("PUT", "/_api/collection/{c}/properties", change_properties, COORD)
-    router.add("GET", "/_api/collection/{c}/count", count, COORD)
+    router.add("GET", "/_api/collection/{c}/count", count, ANY)
     router.add("GET", "/_api/collection/{c}/figures", figures, COORD)
     router.add("GET", "/_api/collection/{c}/revision", revision, COORD)
     router.add("GET", "/_api/collection/{c}/checksum", checksum, COORD)

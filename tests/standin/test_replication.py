@@ -67,3 +67,15 @@ def test_count_and_checksum_are_order_independent_and_comparable(standin, db):
     assert one.checksum(with_rev=False, with_data=True) == two.checksum(with_rev=False, with_data=True)
     two.update({"_key": "k3", "v": -1})
     assert one.checksum(with_rev=False, with_data=True) != two.checksum(with_rev=False, with_data=True)
+
+
+def test_dbservers_list_their_shards_as_collections(standin, db):
+    coll = db.create_collection("c", shard_count=1, replication_factor=1)
+    coll.insert_many([{} for _ in range(3)])
+    shard, url = _leader_of_single_shard(standin, db.name, "c")
+    hdr = standin.superuser_headers()
+    listed = requests.get(f"{url}/_db/{db.name}/_api/collection", headers=hdr).json()["result"]
+    assert shard in [c["name"] for c in listed]
+    props = requests.get(f"{url}/_db/{db.name}/_api/collection/{shard}/count", headers=hdr).json()
+    assert props["count"] == 3 and props["planId"] == coll.properties()["id"]
+    assert props["globallyUniqueId"].endswith(shard)
