@@ -32,6 +32,13 @@ Leader moves, purged WAL, resync requests. A shard whose leader changes gets a n
 lock), and the shard resyncs from the new leader. ``frompresent=false`` resyncs every shard
 that follows that server and restarts its tail from the server's current tick. A
 ``resync_request`` on a feedback topic resyncs that shard. Nothing is ever skipped.
+``resync_begin.body.reason`` says why: ``initial``, ``leader_move``, ``wal_purged``, ``gap``
+(requested by a destination, or a shard whose producer came back at an unexpected position)
+and ``interrupted`` (the topic ended inside an earlier resync, e.g. after a crash mid-dump).
+
+No gap between a snapshot and the tail: a server's tail always starts at or below the snapshot
+tick ``T0`` of every shard syncing from it (``_tail_floor``); a snapshot older than the running
+tail's start is retaken.
 
 Errors. Retriable errors (ArangoDB/Kafka transients, a failed Kafka transaction) restart the
 affected loop after a pause; a failed producer is restarted (re-fenced, position re-read)
@@ -150,6 +157,7 @@ class SourceComponent:
         self._leaders: dict[str, str] = {}
         self._ignored: set[str] = set()
         self._orphans: set[str] = set()
+        self._dropped_logged: set[tuple[str, str]] = set()
         self._resolvers: dict[str, ShardResolver] = {}
         self._server_tasks: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -470,8 +478,10 @@ class SourceComponent:
                 # The server no longer knows the collection: it was dropped after this change
                 # (the server itself stops emitting such markers, spec section 0 item 16).
                 self.stats["markers_of_dropped_collections"] += 1
-                log.info("WAL marker at tick %s of dropped collection %s/%s not replicated",
-                         marker["tick"], marker["db"], marker["cuid"])
+                if (marker["db"], marker["cuid"]) not in self._dropped_logged:
+                    self._dropped_logged.add((marker["db"], marker["cuid"]))
+                    log.info("WAL markers of dropped collection %s/%s (from tick %s) not replicated",
+                             marker["db"], marker["cuid"], marker["tick"])
                 continue
             grouped[shard].append(marker)
         return grouped

@@ -20,6 +20,7 @@ again: any error ends this attempt (the caller retries with a fresh batch).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -142,8 +143,8 @@ async def snapshot_shard(
         progress.state = "done"
         progress.finished = time.time()
         return t0
-    except BaseException:
-        progress.state = "failed"
+    except BaseException as exc:
+        progress.state = "aborted" if isinstance(exc, (SyncAborted, asyncio.CancelledError)) else "failed"
         progress.finished = time.time()
         raise
     finally:
