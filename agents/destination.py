@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
 from dc2dc.pipeline.apply_batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS, Received, plan
@@ -255,6 +257,12 @@ class DestinationWorker:
         """The last stored position of every shard this worker has applied to."""
         return dict(self._positions)
 
+    def status(self) -> dict[str, Any]:
+        """Applied structure epoch, counters, and the stored position of every shard."""
+        return {"src": self.config.src, "dst": self.config.dst, "epoch": self._applied.epoch,
+                "stats": dataclasses.asdict(self.stats),
+                "positions": {shard: dataclasses.asdict(p) for shard, p in sorted(self._positions.items())}}
+
     async def wait_for_epoch(self, epoch: int) -> None:
         async with self._epoch_cond:
             await self._epoch_cond.wait_for(lambda: self._applied.epoch >= epoch)
@@ -374,7 +382,7 @@ class DestinationWorker:
                 if state.queue:
                     state.wake.set()
                 if len(state.queue) >= self.config.queue_limit or state.stopped:
-                    consumer.pause(tp)
+                    self._flow(state, pause=True)
 
     def _accept(self, state: _Shard, record: ConsumerRecord) -> bool:
         """Queue one record in order; False when the rest of this fetch must not be read."""
@@ -434,12 +442,11 @@ class DestinationWorker:
         self._background(self._send_feedback(Op.RESYNC_REQUEST, {
             "dst": self.config.dst, "shard": state.shard, "reason": reason}), f"resync request for {state.shard}")
 
-    def _stop(self, state: _Shard, reason: str) -> None:
-        log.error("shard %s stopped: %s", state.shard, reason)
+    def _stop(self, state: _Shard, reason: str, exc: BaseException | None = None) -> None:
+        log.error("shard %s stopped: %s", state.shard, reason, exc_info=exc)
         state.stopped = reason
         self.stats.stopped[state.shard] = reason
-        if self._consumer is not None:
-            self._consumer.pause(state.tp)
+        self._flow(state, pause=True)
 
     async def _shard_loop(self, state: _Shard) -> None:
         try:
@@ -455,11 +462,23 @@ class DestinationWorker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._stop(state, f"{type(exc).__name__}: {exc}")
+            self._stop(state, f"{type(exc).__name__}: {exc}", exc)
 
     def _resume(self, state: _Shard) -> None:
-        if self._consumer is not None and not state.stopped and self._shards.get(state.tp) is state:
-            self._consumer.resume(state.tp)
+        if not state.stopped:
+            self._flow(state, pause=False)
+
+    def _flow(self, state: _Shard, *, pause: bool) -> None:
+        """Pause or resume fetching a shard's partition, if this worker still holds it."""
+        consumer = self._consumer
+        if consumer is None or self._shards.get(state.tp) is not state:
+            return
+        try:
+            consumer.pause(state.tp) if pause else consumer.resume(state.tp)
+        except (AssertionError, IllegalStateError):
+            # A rebalance is under way (a new shard topic matched the pattern): the partition
+            # is revoked and assigned again, and its new state starts from the stored position.
+            log.debug("shard %s: no assignment to %s right now", state.shard, "pause" if pause else "resume")
 
     async def _drain(self, state: _Shard) -> bool:
         """Apply what can be applied now; False when only more records can make progress."""
