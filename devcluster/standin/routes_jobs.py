@@ -6,6 +6,7 @@ by the time a client asks; the job API then behaves as ArangoDB's does for finis
 from __future__ import annotations
 
 import itertools
+import time
 
 from aiohttp import web
 
@@ -17,11 +18,17 @@ class JobStore:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self.done: dict[str, web.Response | None] = {}
+        self.finished: dict[str, float] = {}  # job id -> when it finished (epoch seconds)
 
     def add(self, response: web.StreamResponse | None) -> str:
         job_id = str(next(self._ids))
         self.done[job_id] = response if isinstance(response, web.Response) else None
+        self.finished[job_id] = time.time()
         return job_id
+
+    def drop(self, job_id: str) -> None:
+        self.done.pop(job_id, None)
+        self.finished.pop(job_id, None)
 
 
 def _store(ctx: Ctx) -> JobStore:
@@ -46,7 +53,8 @@ async def status(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 async def result(ctx: Ctx):  # type: ignore[no-untyped-def]
     job_id = _job(ctx)
-    stored = _store(ctx).done.pop(job_id)
+    stored = _store(ctx).done[job_id]
+    _store(ctx).drop(job_id)
     if stored is None:
         return web.Response(status=204)
     headers = {k: v for k, v in stored.headers.items() if k.lower() not in ("content-length", "content-type")}
@@ -62,10 +70,13 @@ async def cancel(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 async def clear(ctx: Ctx):  # type: ignore[no-untyped-def]
     which = ctx.params["id"]
+    store = _store(ctx)
     if which in ("all", "expired"):
-        _store(ctx).done.clear()
+        stamp = float(ctx.query.get("stamp", "inf")) if which == "expired" else float("inf")
+        for job_id in [j for j, at in store.finished.items() if at < stamp]:
+            store.drop(job_id)
         return ok({"result": True})
-    del _store(ctx).done[_job(ctx)]
+    store.drop(_job(ctx))
     return ok({"result": True})
 
 

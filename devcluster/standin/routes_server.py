@@ -94,7 +94,8 @@ async def log_level(ctx: Ctx):  # type: ignore[no-untyped-def]
     """Log levels are only remembered (the stand-in logs through Python's logging)."""
     perms.require_admin(ctx.cluster, ctx.who)
     levels = ctx.request.app["standin"].log_levels
-    if not levels:
+    if not levels or ctx.request.method == "DELETE":
+        levels.clear()
         levels.update({topic: "INFO" for topic in _LOG_TOPICS})
     if ctx.request.method == "PUT":
         body = await ctx.json({})
@@ -130,7 +131,7 @@ async def log_structured(ctx: Ctx):  # type: ignore[no-untyped-def]
         if not isinstance(body, dict):
             raise errors.ArangoError(errors.BAD_PARAMETER, "expecting an object", 400)
         settings.update({k: bool(v) for k, v in body.items()})
-    return json_response(dict(settings))
+    return json_response({k: True for k, v in settings.items() if v})  # only enabled settings are listed
 
 
 async def reload_routing(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -150,7 +151,7 @@ def register(router: Router) -> None:
     router.add("GET|POST", "/_admin/echo", echo, ANY)
     router.add("GET", "/_admin/log/entries", log_entries, ANY)
     router.add("GET", "/_admin/log", log_legacy, ANY)
-    router.add("GET|PUT", "/_admin/log/level", log_level, ANY)
+    router.add("GET|PUT|DELETE", "/_admin/log/level", log_level, ANY)
     router.add("GET|PUT", "/_admin/log/structured", log_structured, ANY)
     router.add("POST", "/_admin/routing/reload", reload_routing, ANY)
     router.add("GET|POST", "/_admin/server/tls", tls, ANY)

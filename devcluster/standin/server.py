@@ -92,6 +92,8 @@ class StandIn:
         if mode in ("true", "store") and not request.path.startswith("/_api/job"):
             # executed at once; the answer is kept for PUT /_api/job/<id> when asked to store it
             response = await self._dispatch(request)
+            if response.status == 401 or _database_missing(response):
+                return response  # refused before it would have been queued, as ArangoDB does
             job_id = self.jobs.add(response if mode == "store" else None)
             return web.Response(status=202, headers={"x-arango-async-id": job_id, **_QUEUE_TIME})
         response = await self._dispatch(request)
@@ -138,6 +140,11 @@ class StandIn:
         except Exception:  # noqa: BLE001 - every failure must become an ArangoDB error body
             log.error("internal error on %s %s\n%s", request.method, request.path, traceback.format_exc())
             return json_response(errors.ArangoError(errors.INTERNAL, "internal error", 500).body(), 500)
+
+
+def _database_missing(response: web.StreamResponse) -> bool:
+    return (response.status == 404 and isinstance(response, web.Response)
+            and b'"errorNum":1228' in (response.body or b""))
 
 
 def _self_service(parts: list[str]) -> bool:
