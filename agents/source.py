@@ -60,7 +60,7 @@ from aiokafka.errors import KafkaError
 
 from dc2dc.pipeline import errno
 from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.errors import ArangoError, Dc2dcError
+from dc2dc.pipeline.errors import ArangoError, Dc2dcError, VerificationError
 from dc2dc.pipeline.shard_producer import ProducerFailed, RecordEncoder, ShardProducer
 from dc2dc.pipeline.shard_resolver import ShardResolver
 from dc2dc.pipeline.snapshot_sync import SyncAborted, SyncProgress, SyncSettings, snapshot_shard
@@ -74,7 +74,7 @@ from dc2dc.topics.chunking import to_records
 from dc2dc.topics.codec import decode
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import control_topic, feedback_topic, shard_topic
-from dc2dc.topics.signing import Signer
+from dc2dc.topics.signing import Signer, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class SourceSettings:
     destinations: tuple[str, ...] = ()          # DCs whose feedback topics this worker reads
     topics: TopicSettings = TopicSettings()
     signer: Signer | None = None
+    feedback_verifier: Verifier | None = None   # destinations' keys; None: feedback is not verified
     sync: SyncSettings = SyncSettings()
     structure_interval_s: float = 2.0
     heartbeat_interval_s: float = 3.0
@@ -583,12 +584,27 @@ class SourceComponent:
                 batches = await consumer.getmany(timeout_ms=1000)
                 for tp, records in batches.items():
                     for record in records:
-                        self._on_feedback(decode(record.value, list(record.headers), topic=tp.topic,
-                                                 offset=record.offset))
+                        if self._authentic(record.value, list(record.headers), f"{tp.topic}@{record.offset}"):
+                            self._on_feedback(decode(record.value, list(record.headers), topic=tp.topic,
+                                                     offset=record.offset))
                 if batches:
                     await consumer.commit()
         finally:
             await consumer.stop()
+
+    def _authentic(self, value: bytes | None, headers: list[tuple[str, bytes]], where: str) -> bool:
+        # Feedback only ever triggers work (a resync) or fills the status; a forged record must do
+        # neither, and must not stop replication either: it is refused loudly and counted.
+        verifier = self.settings.feedback_verifier
+        if verifier is None:
+            return True
+        try:
+            verifier.verify(value, headers, where=where)
+        except VerificationError as e:
+            self.stats["feedback_rejected"] += 1
+            log.error("feedback record refused: %s", e)
+            return False
+        return True
 
     def _on_feedback(self, env: Envelope) -> None:
         body = env.body or {}

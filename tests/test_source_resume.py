@@ -27,6 +27,7 @@ from dc2dc.pipeline.shard_producer import ShardFenced
 from dc2dc.topics.codec import encode
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import feedback_topic
+from dc2dc.topics.signing import Signer, Verifier, generate_keypair, load_private_key, load_public_key
 from source_helpers import (  # noqa: F401 - fixtures
     arango,
     assert_contiguous,
@@ -212,18 +213,25 @@ async def test_a_leader_move_keeps_every_change(
     assert replay_all(streams) == writer.model
 
 
-async def test_a_resync_request_from_a_destination_resyncs_that_shard(
-        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+async def test_a_signed_resync_request_from_a_destination_resyncs_that_shard_and_a_forged_one_does_not(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str, tmp_path: Path) -> None:
     shards, writer = await setup(arango, shards=2, keys=20)
+    private, public = generate_keypair(tmp_path, "B")
+    signer = Signer("B", load_private_key(private))
+    verifier = Verifier({"B": load_public_key(public)})
     src = new_dc_id()
-    async with SourceComponent(source_settings(standin, bootstrap, src, destinations=("B",))) as source:
+    settings = source_settings(standin, bootstrap, src, destinations=("B",), feedback_verifier=verifier)
+    request = Envelope(op=Op.RESYNC_REQUEST, src=src, seq=1, body={"dst": "B", "shard": shards[1], "reason": "seq gap"})
+    async with SourceComponent(settings) as source:
         await caught_up(source, arango, shards)
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
         await producer.start()
         try:
-            value, headers = encode(Envelope(op=Op.RESYNC_REQUEST, src=src, seq=1,
-                                             body={"dst": "B", "shard": shards[1], "reason": "seq gap"}))
+            value, headers = encode(request)
             await producer.send_and_wait(feedback_topic(src, "B"), value=value, headers=headers)
+            await wait_until(lambda: source.stats["feedback_rejected"] == 1, what="the unsigned request refused")
+            assert source.stats["resync_gap"] == 0
+            await producer.send_and_wait(feedback_topic(src, "B"), value=value, headers=signer.sign(value, headers))
         finally:
             await producer.stop()
         await wait_until(lambda: source.stats["resync_gap"] == 1, what="the requested resync to start")
