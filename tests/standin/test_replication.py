@@ -5,6 +5,8 @@ import orjson
 import requests
 from arango import errno
 
+from .wire import markers, tail
+
 
 def _leader_of_single_shard(standin, db, coll):
     shards = requests.get(f"{standin.coordinator}/_db/{db}/_api/collection/{coll}/shards",
@@ -41,6 +43,9 @@ def test_batch_snapshot_inventory_and_dump_continuation(standin, db):
         if r.headers["x-arango-replication-checkmore"] == "false":
             break
     assert chunks > 1 and len(keys) == 200 and "after-snapshot" not in keys
+    # dump + tail from the batch's lastTick is gap-free: the later write is in the WAL after it
+    tailed = [m for m in markers(tail(url, db.name, hdr, **{"from": batch["lastTick"]})) if m["type"] == 2300]
+    assert [m["data"]["_key"] for m in tailed] == ["after-snapshot"]
     assert requests.delete(f"{base}/batch/{batch['id']}", headers=hdr).status_code == 204
     r = requests.delete(f"{base}/batch/{batch['id']}", headers=hdr)
     assert r.status_code == 404 and r.json()["errorNum"] == errno.CURSOR_NOT_FOUND
