@@ -127,6 +127,8 @@ class SnapshotTooOld(Dc2dcError):
     retriable = True
 
 
+_HEALTHY_RUN_S = 30.0
+_MAX_RETRY_PAUSE_S = 10.0
 _GONE = frozenset({errno.ARANGO_DATA_SOURCE_NOT_FOUND, errno.ARANGO_DATABASE_NOT_FOUND})
 
 
@@ -313,8 +315,8 @@ class SourceComponent:
     def _follow_leader(self, st: ShardState) -> None:
         """Start, keep or move a shard's stream according to its current leader."""
         leader = self._leaders.get(st.info.shard)
-        if leader is None:
-            return
+        if leader is None or not self.cluster.known(leader):
+            return  # no usable leader right now (failover in progress): decide on a later poll
         if st.live and st.server == leader:
             return
         if st.sync_task is not None and not st.sync_task.done() and st.sync_server == leader:
@@ -411,7 +413,9 @@ class SourceComponent:
 
     # -- tailing --------------------------------------------------------------------------
     async def _server_loop(self, server: str) -> None:
+        pause = self.settings.retry_pause_s
         while True:
+            started = time.monotonic()
             try:
                 await self._tail(server)
             except PositionLost as lost:
@@ -426,7 +430,11 @@ class SourceComponent:
                 for st in self.shards.values():
                     if st.producer.failed:
                         await self._restart_producer(st)
-                await asyncio.sleep(self.settings.retry_pause_s)
+                # A server that stays unreachable (stopped, failed over) is retried ever less often.
+                if time.monotonic() - started > _HEALTHY_RUN_S:
+                    pause = self.settings.retry_pause_s
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _MAX_RETRY_PAUSE_S)
 
     def _resync_followers(self, server: str, reason: str) -> None:
         for shard, st in self.shards.items():

@@ -86,6 +86,10 @@ class SourceCluster:
         self._servers = servers
         return dict(servers)
 
+    def known(self, server_id: str) -> bool:
+        """Whether ``server_id`` is a data server as of the last ``data_servers`` call."""
+        return server_id in self._servers
+
     def client(self, server_id: str) -> ArangoHttp:
         """A (cached) connection to one data server."""
         if self.single:
@@ -115,7 +119,8 @@ class SourceCluster:
             leaders: dict[str, str] = {}
             for shard in plan:
                 leader = (current.get(shard) or plan[shard]).get("leader", "")
-                leaders[shard] = by_name.get(leader, leader)
+                if leader:  # no leader while a failover is in progress: the next poll knows it
+                    leaders[shard] = by_name.get(leader, leader)
             out[coll] = (list(plan), leaders)
         return out
 

@@ -85,9 +85,13 @@ def all_live(component: SourceComponent, shards: list[str]) -> bool:
 async def caught_up(component: SourceComponent, arango: ArangoHttp, shards: list[str]) -> None:
     """Wait until every shard is live and the tailers have passed the servers' current ticks."""
     await wait_until(lambda: all_live(component, shards), what=f"shards {shards} live")
+    health = (await arango.request("GET", "/_admin/server/role")).json()["role"] == "SINGLE" or \
+        (await arango.request("GET", "/_admin/cluster/health")).json()["Health"]
     servers = await component.cluster.data_servers()
     targets = {}
     for sid in servers:
+        if health is not True and health[sid]["Status"] != "GOOD":
+            continue  # a stopped server has nothing new to tail
         tick = (await component.cluster.client(sid).request("GET", "/_api/wal/lastTick")).json()["tick"]
         targets[sid] = int(tick)
     await wait_until(lambda: all(component.tail_positions.get(s, 0) >= t for s, t in targets.items()),

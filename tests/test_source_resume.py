@@ -213,6 +213,35 @@ async def test_a_leader_move_keeps_every_change(
     assert replay_all(streams) == writer.model
 
 
+async def test_a_failed_leader_is_replaced_by_its_follower_without_losing_a_change(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+    shards, writer = await setup(arango, shards=3)
+    src = new_dc_id()
+    writer.start()
+    try:
+        async with SourceComponent(source_settings(standin, bootstrap, src)) as source:
+            await caught_up(source, arango, shards)
+            victim = source.shards[shards[0]].server
+            assert victim is not None
+            await arango.request("PUT", f"/_admin/standin/dbserver/{victim}/stop")
+            await wait_until(lambda: all(source.shards[s].live and source.shards[s].server != victim
+                                         for s in shards),
+                             what="every shard streaming from a running leader")
+            await asyncio.sleep(0.5)
+            await writer.stop()
+            await caught_up(source, arango, shards)
+            assert source._failure is None
+    finally:
+        await writer.stop()
+
+    streams = await read_shards(bootstrap, src, shards)
+    for envs in streams.values():
+        assert_contiguous(envs)
+    reasons = [e.body["reason"] for e in streams[shards[0]] if e.op == Op.RESYNC_BEGIN]
+    assert reasons == ["initial", "leader_move"]
+    assert replay_all(streams) == writer.model
+
+
 async def test_a_signed_resync_request_from_a_destination_resyncs_that_shard_and_a_forged_one_does_not(
         standin: dict[str, Any], arango: ArangoHttp, bootstrap: str, tmp_path: Path) -> None:
     shards, writer = await setup(arango, shards=2, keys=20)
