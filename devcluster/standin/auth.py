@@ -72,8 +72,15 @@ def verify_jwt(secret: str, token: str) -> dict | None:
 
 
 def check_password(cluster: Cluster, user: str, password: str) -> bool:
+    """The user's password, or one of its active, unexpired access tokens (3.12)."""
     entry = cluster.users.get(user)
-    return entry is not None and entry.active and hmac.compare_digest(entry.password, password)
+    if entry is None or not entry.active:
+        return False
+    if hmac.compare_digest(entry.password, password):
+        return True
+    now = time.time()
+    return any(t["active"] and t["valid_until"] > now and hmac.compare_digest(t["token"], password)
+               for t in cluster.access_tokens.get(user, []))
 
 
 def authenticate(cluster: Cluster, header: str | None) -> Principal | None:

@@ -144,6 +144,7 @@ class Cluster:
         self.placement_counter = 0
         self.structure_version = 0
         self.transactions: dict[str, Any] = {}  # stream transaction id -> transactions.Transaction
+        self.access_tokens: dict[str, list[dict]] = {}  # user -> tokens usable as passwords
         if mode == SINGLE.lower() or mode == "single":
             self.mode = "single"
             single = self._new_server(SINGLE, "SNGL", "Single0001")
@@ -163,6 +164,7 @@ class Cluster:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("access_tokens", {})
         self.__dict__.update(state)
         for server in self.servers.values():
             server.batches = {}

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import (auth, errors, routes_admin, routes_analyzer, routes_cluster_admin, routes_auth, routes_collection,
                routes_cursor, routes_database, routes_document, routes_graph, routes_import, routes_index, routes_jobs, routes_query,
-               routes_replication, routes_revisions, routes_server, routes_standin, routes_tasks, routes_user, routes_view,
+               routes_replication, routes_revisions, routes_server, routes_standin, routes_tasks, routes_token, routes_user, routes_view,
                routes_wal, transactions)
 from .http import Ctx, Router, error_response, json_response, split_path
 from .model import COORDINATOR, Cluster, Server
@@ -23,7 +23,7 @@ def build_router() -> Router:
     for module in (routes_admin, routes_cluster_admin, routes_server, routes_auth, routes_database, routes_collection, routes_document,
                    routes_index, routes_view, routes_analyzer, routes_graph, routes_user, routes_cursor,
                    routes_import, transactions, routes_wal, routes_replication, routes_revisions,
-                   routes_query, routes_tasks, routes_jobs, routes_standin):
+                   routes_token, routes_query, routes_tasks, routes_jobs, routes_standin):
         module.register(router)
     return router
 
