@@ -23,8 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="coordinator (or single server) port; 0 = free port")
     p.add_argument("--dbserver-ports", default="", help="comma-separated DBServer ports (default: free ports)")
-    p.add_argument("--password", default=os.environ.get("STANDIN_ROOT_PASSWORD"), help="root password (env STANDIN_ROOT_PASSWORD; default random)")
-    p.add_argument("--jwt-secret", default=os.environ.get("STANDIN_JWT_SECRET"), help="JWT secret (env STANDIN_JWT_SECRET; default random)")
+    # secrets come from the environment by default, so they never show in process listings
+    p.add_argument("--password", default=os.environ.get("STANDIN_ROOT_PASSWORD"),
+                   help="root password (env STANDIN_ROOT_PASSWORD; default random)")
+    p.add_argument("--jwt-secret", default=os.environ.get("STANDIN_JWT_SECRET"),
+                   help="JWT secret (env STANDIN_JWT_SECRET; default random)")
     p.add_argument("--state-dir", type=Path, default=None, help="persist data and WAL here (restart resumes)")
     p.add_argument("--ready-file", type=Path, default=None, help="write endpoints as JSON here once serving")
     p.add_argument("--tls-cert", type=Path, default=None)

@@ -7,10 +7,12 @@ import traceback
 
 from aiohttp import web
 
-from . import (auth, errors, routes_admin, routes_analyzer, routes_cluster_admin, routes_auth, routes_collection,
-               routes_cursor, routes_database, routes_document, routes_graph, routes_import, routes_index, routes_jobs, routes_query,
-               routes_replication, routes_revisions, routes_server, routes_standin, routes_tasks, routes_token, routes_user, routes_view,
-               routes_wal, transactions)
+from . import (
+    auth, errors, routes_admin, routes_analyzer, routes_auth, routes_cluster_admin, routes_collection,
+    routes_cursor, routes_database, routes_document, routes_graph, routes_import, routes_index,
+    routes_jobs, routes_query, routes_replication, routes_revisions, routes_server, routes_standin,
+    routes_tasks, routes_token, routes_user, routes_view, routes_wal, transactions,
+)
 from .http import Ctx, Router, error_response, json_response, split_path
 from .model import COORDINATOR, Cluster, Server
 
@@ -20,18 +22,19 @@ MAX_BODY = 64 * 1024 * 1024  # documents up to 32 MB, plus JSON/batch overhead
 
 def build_router() -> Router:
     router = Router()
-    for module in (routes_admin, routes_cluster_admin, routes_server, routes_auth, routes_database, routes_collection, routes_document,
-                   routes_index, routes_view, routes_analyzer, routes_graph, routes_user, routes_cursor,
-                   routes_import, transactions, routes_wal, routes_replication, routes_revisions,
-                   routes_token, routes_query, routes_tasks, routes_jobs, routes_standin):
+    for module in (routes_admin, routes_cluster_admin, routes_server, routes_auth, routes_database,
+                   routes_collection, routes_document, routes_index, routes_view, routes_analyzer,
+                   routes_graph, routes_user, routes_token, routes_cursor, routes_query, routes_import,
+                   transactions, routes_wal, routes_replication, routes_revisions, routes_tasks,
+                   routes_jobs, routes_standin):
         module.register(router)
     return router
 
 
-# ArangoDB answers every failed authentication with HTTP 401 and errorNum 11 (ERROR_FORBIDDEN);
-# python-arango refreshes JWTs on exactly that pair
 # clients (python-arango's overload control) read the queue time; the stand-in never queues
 _QUEUE_TIME = {"x-arango-queue-time-seconds": "0.000000"}
+# ArangoDB answers every failed authentication with HTTP 401 and errorNum 11 (ERROR_FORBIDDEN);
+# python-arango refreshes JWTs on exactly that pair
 _UNAUTHORIZED = errors.ArangoError(errors.FORBIDDEN, "not authorized to execute this request", 401)
 
 
