@@ -3,7 +3,8 @@
 A snapshot of the whole model is written at most every `interval` seconds after a change (less
 often when snapshots get expensive, see `_run`), and at shutdown, by writing a temporary file,
 fsyncing it and renaming it over the previous one — so a crash loses at most the last interval
-of writes, like ArangoDB with waitForSync=false and a delayed WAL sync. The file is a pickle: it is private state of this process, never exchanged.
+of writes, like ArangoDB with waitForSync=false and a delayed WAL sync. The file is a pickle:
+it is private state of this process, never exchanged.
 """
 from __future__ import annotations
 
