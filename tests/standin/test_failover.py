@@ -72,3 +72,25 @@ def test_a_shard_without_a_running_replica_is_unavailable(standin, db):
         standin.admin("PUT", f"dbserver/{placement['leader']}/start")
     assert requests.post(url, json={"_key": "back"}, auth=standin.auth).status_code == 202
     assert coll.count() == 1
+
+
+def test_admin_client_and_wal_retention(standin, db):
+    from dc2dc.devcluster.standin import admin
+
+    coll = db.create_collection("c", shard_count=1, replication_factor=1)
+    _, placement = _shard_leader(standin, db.name, "c")
+    leader = placement["leader"]
+    url = _urls_by_name(standin)[leader]
+    hdr = standin.superuser_headers()
+    start = int(requests.get(f"{url}/_api/wal/lastTick", headers=hdr).json()["tick"])
+    try:
+        admin.set_wal_retention(standin.info, entries=10, server=leader)
+        coll.insert_many([{"_key": f"k{i}"} for i in range(3)])
+        for i in range(20):
+            coll.insert({"_key": f"s{i}"})
+        r = tail(url, db.name, hdr, **{"from": start})
+        assert r.headers["x-arango-replication-frompresent"] == "false"
+        wal = next(s["wal"] for s in admin.state(standin.info)["servers"] if s["name"] == leader)
+        assert wal["entries"] <= 10 and wal["retainEntries"] == 10
+    finally:
+        admin.set_wal_retention(standin.info, entries=None, server=leader)
