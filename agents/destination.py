@@ -26,6 +26,12 @@ Per shard the rules are:
 * steps from ``apply_batch.plan`` are applied by ``arango_apply.ShardApplier``, then the
   position is stored; apply is idempotent, so a crash between the two replays safely.
 
+One worker per flow is *active*: the one holding the control topic's single partition in its
+consumer group. Further workers of the flow stand by and take over (from the stored positions)
+when the active one leaves or dies. One active worker keeps the rule "no shard step while the
+structure changes" inside one process; spreading shards over several active workers would need
+a barrier across processes around every structure change.
+
 Applied positions go to ``dc2dc.<src>.feedback.<dst>`` periodically, for the source's status.
 Kafka consumer offsets are never committed: the positions in ArangoDB are the truth.
 """
@@ -93,6 +99,7 @@ class DestinationStats:
     stopped: dict[str, str] = field(default_factory=dict)
     control_error: str | None = None
     failed: str | None = None   # a whole-worker loop died (see ``DestinationWorker.wait``)
+    active: bool = False        # holds the flow's control partition (else a standby)
 
 
 class _Gate:
@@ -171,7 +178,10 @@ class DestinationWorker:
         self._positions: dict[str, Position] = {}
         self._reassembler = Reassembler()
         self._control_reassembler = Reassembler()
-        self._main: list[asyncio.Task[None]] = []    # control, poll and feedback loops
+        self._main: list[asyncio.Task[None]] = []    # control and feedback loops
+        self._poll_task: asyncio.Task[None] | None = None   # shard records, while active
+        self._failure: BaseException | None = None
+        self._failed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []   # background sends
         self._consumer: AIOKafkaConsumer | None = None
         self._control_consumer: AIOKafkaConsumer | None = None
@@ -197,55 +207,94 @@ class DestinationWorker:
     async def _start(self) -> None:
         cfg = self.config
         await retrying("creating the position store", self._store.ensure)
-        stored = await retrying("reading the applied structure", self._store.load_structure)
-        if stored is not None:
-            self._set_structure(stored)
-        self._positions = await retrying("reading positions", self._store.load)
+        await self._reload_structure()
         await ensure_topics(cfg.bootstrap, [feedback_topic(cfg.src, cfg.dst)], cfg.topic_settings)
         self._producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, enable_idempotence=True)
         await self._producer.start()
+        # The control topic has one partition, so its consumer group picks one active worker
+        # per flow; any other worker of the flow waits as a standby until it gets the partition.
         self._control_consumer = AIOKafkaConsumer(
-            bootstrap_servers=cfg.bootstrap, group_id=None, enable_auto_commit=False,
-            isolation_level="read_committed", auto_offset_reset="earliest")
+            bootstrap_servers=cfg.bootstrap, group_id=f"{cfg.group}.control", enable_auto_commit=False,
+            isolation_level="read_committed", auto_offset_reset="earliest",
+            metadata_max_age_ms=cfg.metadata_max_age_ms)
+        self._control_consumer.subscribe([control_topic(cfg.src)], listener=_ControlListener(self))
         await self._control_consumer.start()
+        self._main = [self._spawn(self._control_loop(), "dc2dc-dst-control"),
+                      self._spawn(self._feedback_loop(), "dc2dc-dst-feedback")]
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._main_done)
+        return task
+
+    def _main_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        self.stats.failed = f"{task.get_name()}: {exc!r}"
+        log.critical("destination worker %s->%s failed: %s", self.config.src, self.config.dst, self.stats.failed)
+        if self._failure is None:
+            self._failure = exc
+        self._failed.set()
+
+    async def wait(self) -> None:
+        """Return only when a worker loop failed, raising its error (a host crashes the process then)."""
+        await self._failed.wait()
+        assert self._failure is not None
+        raise self._failure
+
+    async def stop(self) -> None:
+        await self._deactivate()
+        tasks = self._main + self._tasks
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._main, self._tasks = [], []
+        for client in (self._control_consumer, self._producer):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.stop()
+        self._control_consumer = self._producer = None
+
+    # --- active / standby ------------------------------------------------------------------------
+
+    async def _reload_structure(self) -> None:
+        # The previous active worker may have applied more than this one knows.
+        stored = await retrying("reading the applied structure", self._store.load_structure)
+        if stored is not None and stored.epoch > self._applied.epoch:
+            self._set_structure(stored)
+
+    async def _activate(self, tp: TopicPartition) -> None:
+        """This worker got the control partition: read the structure from its start, apply shards."""
+        cfg = self.config
+        assert self._control_consumer is not None
+        await self._reload_structure()
+        self._control_reassembler = Reassembler()
+        await self._control_consumer.seek_to_beginning(tp)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=cfg.bootstrap, group_id=cfg.group, enable_auto_commit=False,
             isolation_level="read_committed", auto_offset_reset="earliest",
             metadata_max_age_ms=cfg.metadata_max_age_ms, max_partition_fetch_bytes=8 * 1024 * 1024)
         self._consumer.subscribe(pattern=shard_topics_pattern(cfg.src), listener=_Listener(self))
         await self._consumer.start()
-        self._main = [asyncio.create_task(self._control_loop(), name="dc2dc-dst-control"),
-                      asyncio.create_task(self._poll_loop(), name="dc2dc-dst-poll"),
-                      asyncio.create_task(self._feedback_loop(), name="dc2dc-dst-feedback")]
-        for task in self._main:
-            task.add_done_callback(self._main_done)
+        self._poll_task = self._spawn(self._poll_loop(), "dc2dc-dst-poll")
+        self.stats.active = True
+        log.info("destination worker %s->%s is active", cfg.src, cfg.dst)
 
-    def _main_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.stats.failed = f"{task.get_name()}: {task.exception()!r}"
-            log.critical("destination worker %s->%s failed: %s", self.config.src, self.config.dst, self.stats.failed)
-
-    async def wait(self) -> None:
-        """Wait until the worker stops working by itself and raise why (a host crashes the process then)."""
-        if not self._main:
-            return
-        done, _ = await asyncio.wait(self._main, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-
-    async def stop(self) -> None:
-        tasks = self._main + self._tasks + [s.task for s in self._shards.values() if s.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._main, self._tasks = [], []
-        for client in (self._consumer, self._control_consumer, self._producer):
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.stop()
-        self._consumer = self._control_consumer = self._producer = None
-        self._shards.clear()
+    async def _deactivate(self) -> None:
+        """Stop applying (before another worker may start): poll loop, shard tasks, shard consumer."""
+        was_active, self.stats.active = self.stats.active, False
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            await asyncio.gather(self._poll_task, return_exceptions=True)
+            self._poll_task = None
+        await self._revoked(set(self._shards))
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            self._consumer = None
+        if was_active:
+            log.info("destination worker %s->%s is standing by", self.config.src, self.config.dst)
 
     # --- status --------------------------------------------------------------------------------
 
@@ -283,21 +332,16 @@ class DestinationWorker:
     async def _control_loop(self) -> None:
         consumer = self._control_consumer
         assert consumer is not None
-        topic = control_topic(self.config.src)
-        while topic not in await consumer.topics():
-            await asyncio.sleep(0.5)
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
         try:
             while True:
-                batch = await consumer.getmany(tp, timeout_ms=500)
+                # Records arrive only while this worker holds the partition (is active).
+                batch = await consumer.getmany(timeout_ms=500)
                 newest: Envelope | None = None
-                for record in batch.get(tp, []):
-                    env = self._decode(record, None)
-                    env = self._control_reassembler.feed(env)
-                    if env is not None and env.op is Op.STRUCTURE and (newest is None or env.epoch > newest.epoch):
-                        newest = env
+                for records in batch.values():
+                    for record in records:
+                        env = self._control_reassembler.feed(self._decode(record, None))
+                        if env is not None and env.op is Op.STRUCTURE and (newest is None or env.epoch > newest.epoch):
+                            newest = env
                 if newest is not None and newest.epoch > self._applied.epoch:
                     await self._apply_structure(newest)
         except asyncio.CancelledError:
@@ -305,7 +349,7 @@ class DestinationWorker:
         except Exception as exc:
             # The structure cannot be applied: data waits for it, nothing is skipped.
             self.stats.control_error = f"{type(exc).__name__}: {exc}"
-            log.error("control topic %s stopped: %s", topic, self.stats.control_error)
+            log.error("control topic of %s stopped: %s", self.config.src, self.stats.control_error)
             raise
 
     async def _apply_structure(self, env: Envelope) -> None:
@@ -555,11 +599,25 @@ class DestinationWorker:
         while True:
             await asyncio.sleep(self.config.feedback_interval_s)
             positions = {s: {"seq": p.seq, "tick": p.tick, "ts": p.ts} for s, p in self._positions.items()}
-            if positions:
+            if positions and self.stats.active:
                 try:
                     await self._send_feedback(Op.APPLIED, {"dst": self.config.dst, "positions": positions})
                 except Exception as exc:   # feedback is advisory; the next round repeats it
                     log.warning("feedback not sent: %s", exc)
+
+
+class _ControlListener(ConsumerRebalanceListener):
+    """Active while holding the control partition; everything stops before it moves on."""
+
+    def __init__(self, worker: DestinationWorker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._worker._deactivate()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        for tp in assigned:
+            await self._worker._activate(tp)
 
 
 class _Listener(ConsumerRebalanceListener):

@@ -387,3 +387,28 @@ async def test_a_structure_that_cannot_be_applied_fails_the_worker_loudly_and_ap
         assert "numberOfShards" in (worker.stats.control_error or "")
         assert worker.structure_epoch == 0 and worker.stats.applied == 0
     assert await all_docs(http, db, "c") == {}
+
+
+async def test_a_second_worker_of_the_flow_stands_by_and_takes_over(http: ArangoHttp, source: Source) -> None:
+    db = f"d{source.src}"
+    await source.topics("s11", "s12")
+    await source.structure(1, db, {"c": coll("c1", ["s11", "s12"])})
+    for i in range(40):
+        await source.insert(f"s1{1 + i % 2}", f"k{i}")
+    one, two = DestinationWorker(config(source), http), DestinationWorker(config(source), http)
+    await one.start()
+    try:
+        await eventually(lambda: _at(http, source, {"s11": 20, "s12": 20}), "applied by the first worker")
+        await two.start()
+        await eventually(lambda: _true(one.stats.active != two.stats.active), "exactly one active worker")
+        active, standby = (one, two) if one.stats.active else (two, one)
+        await active.stop()
+        await eventually(lambda: _true(standby.stats.active), "the standby took over")
+        for i in range(40, 60):
+            await source.insert(f"s1{1 + i % 2}", f"k{i}")
+        await eventually(lambda: _at(http, source, {"s11": 30, "s12": 30}), "applied after the take-over")
+        assert standby.stats.stopped == {}
+    finally:
+        await one.stop()
+        await two.stop()
+    assert sorted(await all_docs(http, db, "c")) == sorted(f"k{i}" for i in range(60))
