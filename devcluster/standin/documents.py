@@ -293,6 +293,8 @@ def remove(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, 
 
 def truncate(cluster: Cluster, coll: Collection) -> None:
     for shard in coll.shards:
+        cluster.require_available(shard)
+    for shard in coll.shards:
         shard.docs.clear()
         cluster.log_shard(shard, [walmod.Op(walmod.COLLECTION_TRUNCATE, coll.db.name, shard.cuid, shard.name)])
     for table in coll.unique.values():

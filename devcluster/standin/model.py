@@ -294,7 +294,9 @@ class Cluster:
         prototype: Collection | None = None
         if self.is_cluster:
             dsl = body.get("distributeShardsLike") or None
-            if system and name != "_graphs" and "_graphs" in db.collections:
+            one_shard = db.options.get("sharding") == "single"
+            # system collections, and every collection of a OneShard database, follow _graphs
+            if (system or one_shard) and name != "_graphs" and "_graphs" in db.collections:
                 dsl = "_graphs"
             if dsl:
                 prototype = db.collections.get(dsl)

@@ -112,3 +112,20 @@ def test_computed_values_are_filled_on_the_configured_operations(db):
     assert coll.get("k")["copy"] == 2
     coll.replace({"_key": "k", "v": 3})
     assert "copy" not in coll.get("k")
+
+
+def test_one_shard_database_puts_every_collection_on_one_shard_like_graphs(standin):
+    sys_db = standin.sys_db()
+    name = "one_shard_db"
+    sys_db.create_database(name, sharding="single")
+    try:
+        db = standin.client().db(name, username=standin.auth[0], password=standin.auth[1])
+        props = db.create_collection("c", shard_count=5).properties()
+        assert props["shard_count"] == 1
+        dist = requests.get(f"{standin.coordinator}/_db/{name}/_admin/cluster/shardDistribution",
+                            auth=standin.auth).json()["results"]
+        (graphs_shard,) = dist["_graphs"]["Plan"].values()
+        (c_shard,) = dist["c"]["Plan"].values()
+        assert c_shard["leader"] == graphs_shard["leader"]
+    finally:
+        sys_db.delete_database(name, ignore_missing=True)
