@@ -33,6 +33,8 @@ class Writes:
         return self.overlay.get(shard.name)
 
     def check_unique(self, coll: Collection, shard: Shard, key: str, doc: dict) -> None:
+        if not coll.unique:
+            return
         extra: dict[str, dict | None] = {}
         for s in coll.shards:
             extra.update(self.overlay.get(s.name, {}))
