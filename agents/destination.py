@@ -181,7 +181,7 @@ class DestinationWorker:
         self._main: list[asyncio.Task[None]] = []    # control and feedback loops
         self._poll_task: asyncio.Task[None] | None = None   # shard records, while active
         self._failure: BaseException | None = None
-        self._failed = asyncio.Event()
+        self._ended = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []   # background sends
         self._consumer: AIOKafkaConsumer | None = None
         self._control_consumer: AIOKafkaConsumer | None = None
@@ -235,13 +235,13 @@ class DestinationWorker:
         log.critical("destination worker %s->%s failed: %s", self.config.src, self.config.dst, self.stats.failed)
         if self._failure is None:
             self._failure = exc
-        self._failed.set()
+        self._ended.set()
 
     async def wait(self) -> None:
-        """Return only when a worker loop failed, raising its error (a host crashes the process then)."""
-        await self._failed.wait()
-        assert self._failure is not None
-        raise self._failure
+        """Return when the worker ended (``stop``); raise the error of a loop that failed."""
+        await self._ended.wait()
+        if self._failure is not None:
+            raise self._failure
 
     async def stop(self) -> None:
         await self._deactivate()
@@ -255,6 +255,7 @@ class DestinationWorker:
                 with contextlib.suppress(Exception):
                     await client.stop()
         self._control_consumer = self._producer = None
+        self._ended.set()
 
     # --- active / standby ------------------------------------------------------------------------
 

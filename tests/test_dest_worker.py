@@ -411,4 +411,5 @@ async def test_a_second_worker_of_the_flow_stands_by_and_takes_over(http: Arango
     finally:
         await one.stop()
         await two.stop()
+    await asyncio.wait_for(asyncio.gather(one.wait(), two.wait()), 5)   # a stopped worker has ended cleanly
     assert sorted(await all_docs(http, db, "c")) == sorted(f"k{i}" for i in range(60))
