@@ -542,13 +542,16 @@ class SourceComponent:
         for shard, st in self.shards.items():
             if not (st.live and st.server == server) or shard in out:
                 continue
-            if now - st.last_sent < self.settings.heartbeat_interval_s or safe <= st.tick:
+            if now - st.last_sent < self.settings.heartbeat_interval_s:
                 continue
+            # Sent even when the tick stands still: its ts lets a destination tell "idle and in
+            # sync" from "stalled". The tick only ever moves up to the safe position.
+            tick = max(safe, st.tick)
             ctx = self._context(st, server)
-            out[shard].append(Envelope(op=Op.HEARTBEAT, src=ctx.src, seq=0, epoch=ctx.epoch, tick=str(safe),
+            out[shard].append(Envelope(op=Op.HEARTBEAT, src=ctx.src, seq=0, epoch=ctx.epoch, tick=str(tick),
                                        server=server, ts=int(time.time() * 1000), db=ctx.db, coll=ctx.coll,
                                        shard=shard, cid=ctx.cid))
-            ticks[shard] = safe
+            ticks[shard] = tick
             generations[shard] = st.generation
 
     async def _send(self, server: str, out: dict[str, list[Envelope]], ticks: dict[str, int],

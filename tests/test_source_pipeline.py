@@ -151,7 +151,7 @@ async def test_structure_epochs_are_published_only_on_change_and_data_waits_for_
     src = new_dc_id()
     async with SourceComponent(source_settings(standin, bootstrap, src)) as source:
         await caught_up(source, arango, first)
-        await asyncio.sleep(1.5)  # three poll intervals without a change: no new epoch
+        await asyncio.sleep(2.5)  # five poll and two heartbeat intervals without a change
         assert source.publisher.epoch == 1
         later = await create_collection(arango, DB, "later", shards=2)
         await insert(arango, DB, "later", [{"_key": "x", "n": 1}])
@@ -166,6 +166,11 @@ async def test_structure_epochs_are_published_only_on_change_and_data_waits_for_
     streams = await read_shards(bootstrap, src, later)
     assert all(e.epoch >= first_with_later for envs in streams.values() for e in envs)
     assert replay_all(streams) == {"x": {"n": 1}}
+    (idle,) = (await read_shards(bootstrap, src, first)).values()
+    beats = [e for e in idle if e.op == Op.HEARTBEAT]
+    assert len(beats) >= 2, "an idle shard gets heartbeats"
+    assert [e.ts for e in beats] == sorted(e.ts for e in beats) and beats[0].ts < beats[-1].ts
+    assert all(int(a.tick) <= int(b.tick) for a, b in zip(beats, beats[1:]))
 
 
 async def test_a_single_server_source_replicates_its_collections_as_shards(
