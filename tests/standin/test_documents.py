@@ -133,3 +133,14 @@ def test_get_missing_document_is_404_1202(standin, db):
     db.create_collection("c")
     r = requests.get(f"{_url(standin, db, 'c')}/nope", auth=standin.auth)
     assert r.status_code == 404 and r.json()["errorNum"] == errno.DOCUMENT_NOT_FOUND
+
+
+def test_version_attribute_only_lets_higher_versions_through(standin, db):
+    db.create_collection("c")
+    url = _url(standin, db, "c")
+    requests.post(url, json={"_key": "k", "version": 5, "v": "five"}, auth=standin.auth)
+    for version, value in ((3, "three"), (7, "seven"), (6, "six")):
+        r = requests.post(url, params={"overwriteMode": "replace", "versionAttribute": "version"},
+                          json={"_key": "k", "version": version, "v": value}, auth=standin.auth)
+        assert r.status_code == 202
+    assert db.collection("c").get("k")["v"] == "seven"

@@ -47,6 +47,12 @@ def test_batch_snapshot_inventory_and_dump_continuation(standin, db):
     tailed = [m for m in markers(tail(url, db.name, hdr, **{"from": batch["lastTick"]})) if m["type"] == 2300]
     assert [m["data"]["_key"] for m in tailed] == ["after-snapshot"]
     assert requests.delete(f"{base}/batch/{batch['id']}", headers=hdr).status_code == 204
+    second = requests.post(f"{base}/batch", json={"ttl": 60}, headers=hdr).json()["id"]
+    bare = requests.get(f"{base}/dump", params={"batchId": second, "collection": shard, "useEnvelope": "false",
+                                                "chunkSize": 1 << 24}, headers=hdr)
+    docs = [orjson.loads(x) for x in bare.content.splitlines()]
+    assert len(docs) == 201 and all("type" not in d and d["_key"] for d in docs)
+    assert bare.headers["x-arango-replication-checkmore"] == "false"
     r = requests.delete(f"{base}/batch/{batch['id']}", headers=hdr)
     assert r.status_code == 404 and r.json()["errorNum"] == errno.CURSOR_NOT_FOUND
 
