@@ -413,3 +413,18 @@ async def test_a_second_worker_of_the_flow_stands_by_and_takes_over(http: Arango
         await two.stop()
     await asyncio.wait_for(asyncio.gather(one.wait(), two.wait()), 5)   # a stopped worker has ended cleanly
     assert sorted(await all_docs(http, db, "c")) == sorted(f"k{i}" for i in range(60))
+
+
+async def test_a_20_mb_document_in_chunks_is_applied_whole(http: ArangoHttp, source: Source) -> None:
+    db = f"d{source.src}"
+    source.limits = ChunkLimits()   # the production limit: 8 MiB messages
+    await source.topics("s11")
+    await source.structure(1, db, {"c": coll("c1", ["s11"])})
+    blob = "é" * (10 * 1024 * 1024)   # 20 MiB of UTF-8
+    await source.insert("s11", "big", blob=blob)
+    await source.insert("s11", "after")
+    async with DestinationWorker(config(source), http) as worker:
+        await eventually(lambda: _at(http, source, {"s11": 2}), "the large document applied", timeout=60)
+        assert worker.stats.stopped == {}
+    doc = (await http.request("GET", "/_api/document/c/big", db=db)).json()
+    assert doc["blob"] == blob
