@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from . import indexes, wal as walmod
+from . import errors, indexes, wal as walmod
 from .model import Cluster, Collection, Shard
 
 _DELETED = None
@@ -41,7 +41,7 @@ class Writes:
         indexes.check_unique(coll, key, doc, extra or None)
 
     def put(self, coll: Collection, shard: Shard, key: str, doc: dict) -> None:
-        self._touch(coll, shard)
+        self._touch(coll, shard, key)
         if self.transactional:
             self.overlay.setdefault(shard.name, {})[key] = doc
         else:
@@ -53,7 +53,7 @@ class Writes:
                                               shard.name, orjson.dumps(doc)))
 
     def delete(self, coll: Collection, shard: Shard, key: str, old: dict) -> None:
-        self._touch(coll, shard)
+        self._touch(coll, shard, key)
         if self.transactional:
             self.overlay.setdefault(shard.name, {})[key] = _DELETED
         else:
@@ -64,11 +64,20 @@ class Writes:
             walmod.DOCUMENT_REMOVE, coll.db.name, shard.cuid, shard.name,
             orjson.dumps({"_key": key, "_rev": old.get("_rev", "")})))
 
-    def _touch(self, coll: Collection, shard: Shard) -> None:
+    def _touch(self, coll: Collection, shard: Shard, key: str) -> None:
         self.cluster.require_available(shard)
+        self._check_conflict(shard, key)
         if shard.name not in self.touched:
             self.touched[shard.name] = (coll, shard)
             self.ops[shard.name] = []
+
+    def _check_conflict(self, shard: Shard, key: str) -> None:
+        """A document written by another running stream transaction is locked until it ends:
+        RocksDB reports a write-write conflict (1200) instead of waiting."""
+        for trx in self.cluster.transactions.values():
+            other = trx.writes
+            if other is not self and trx.status == "running" and key in other.overlay.get(shard.name, ()):
+                raise errors.ArangoError(errors.CONFLICT, "write-write conflict", 409)
 
     def commit(self) -> None:
         """Apply a transaction's overlay (no-op for plain requests) and log every shard's batch."""

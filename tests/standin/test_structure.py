@@ -129,3 +129,16 @@ def test_one_shard_database_puts_every_collection_on_one_shard_like_graphs(stand
         assert c_shard["leader"] == graphs_shard["leader"]
     finally:
         sys_db.delete_database(name, ignore_missing=True)
+
+
+def test_a_document_written_by_a_running_transaction_conflicts_with_other_writers(standin, db):
+    coll = db.create_collection("c")
+    coll.insert({"_key": "k", "v": 0})
+    trx = db.begin_transaction(write="c")
+    trx.collection("c").update({"_key": "k", "v": 1})
+    r = requests.patch(f"{standin.coordinator}/_db/{db.name}/_api/document/c/k", json={"v": 2},
+                       auth=standin.auth)
+    assert r.status_code == 409 and r.json()["errorNum"] == 1200
+    trx.commit_transaction()
+    coll.update({"_key": "k", "v": 3})
+    assert coll.get("k")["v"] == 3
