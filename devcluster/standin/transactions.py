@@ -20,6 +20,10 @@ class Transaction:
     status: str = "running"
     touched: float = 0.0
 
+    def holds_locks(self) -> bool:
+        """Running and not idle past the timeout (an idle transaction is aborted when next seen)."""
+        return self.status == "running" and time.time() - self.touched <= IDLE_TIMEOUT
+
 
 def _registry(cluster: Cluster) -> dict[str, Transaction]:
     return cluster.transactions

@@ -76,7 +76,7 @@ class Writes:
         RocksDB reports a write-write conflict (1200) instead of waiting."""
         for trx in self.cluster.transactions.values():
             other = trx.writes
-            if other is not self and trx.status == "running" and key in other.overlay.get(shard.name, ()):
+            if other is not self and trx.holds_locks() and key in other.overlay.get(shard.name, ()):
                 raise errors.ArangoError(errors.CONFLICT, "write-write conflict", 409)
 
     def commit(self) -> None:
