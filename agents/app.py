@@ -20,7 +20,9 @@ from typing import Any, Protocol
 import faust
 import mode
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from dc2dc.agents.metrics import StatusCollector
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +73,20 @@ def create_app(settings: WorkerSettings, components: Callable[[], list[Component
             super().__init__(components, **kwargs)
             hosts.append(self)
 
+    def current_status() -> dict[str, Any]:
+        return hosts[0].status() if hosts else {"starting": True}
+
+    registry = CollectorRegistry()
+    registry.register(StatusCollector(current_status))
+
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:  # noqa: ARG001 - Faust's view signature
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # Prometheus' text format 0.0.4; aiohttp adds the charset itself.
+        return web.bytes(generate_latest(registry), content_type="text/plain; version=0.0.4")
 
     @app.page("/status")
     async def status(web: Any, request: Any) -> Any:  # noqa: ARG001
-        body = hosts[0].status() if hosts else {"starting": True}
-        return web.bytes(orjson.dumps(body), content_type="application/json")
+        return web.bytes(orjson.dumps(current_status()), content_type="application/json")
 
     return app
 

@@ -14,7 +14,7 @@ import click
 
 from dc2dc.agents.app import Component, WorkerSettings, create_app
 from dc2dc.pipeline.errors import ConfigError
-from dc2dc.pipeline.topology import Datacenter, Topology
+from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
 from dc2dc.topics.signing import Signer, Verifier, load_public_key
 
 log = logging.getLogger(__name__)
@@ -70,17 +70,20 @@ def destination_components(src: Datacenter, dc: Datacenter, verifier: Verifier |
 def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_host: str,
            allow_unsigned: bool, loglevel: str) -> None:
     """Run a replication worker (a Faust worker process) until stopped."""
-    topology = Topology.load(topology_path)
-    if dc_id not in topology.dcs:
-        raise click.BadParameter(f"unknown DC {dc_id!r}", param_hint="--dc")
-    dc = topology.dcs[dc_id]
-    if role == "source":
-        build = lambda: source_components(topology, dc)  # noqa: E731
-    else:
-        # Resolved before Faust starts, so a missing key or flow fails with a readable message.
-        src = source_of(topology, dc)
-        verifier = verifier_for(src, allow_unsigned)
-        build = lambda: destination_components(src, dc, verifier)  # noqa: E731
+    try:
+        topology = Topology.load(topology_path)
+        if dc_id not in topology.dcs:
+            raise click.BadParameter(f"unknown DC {dc_id!r}", param_hint="--dc")
+        dc = topology.dcs[dc_id]
+        if role == "source":
+            build = lambda: source_components(topology, dc)  # noqa: E731
+        else:
+            # Resolved before Faust starts, so a missing key or flow fails with a readable message.
+            src = source_of(topology, dc)
+            verifier = verifier_for(src, allow_unsigned)
+            build = lambda: destination_components(src, dc, verifier)  # noqa: E731
+    except (ConfigError, TopologyError, OSError) as e:
+        raise click.ClickException(str(e)) from None
     app = create_app(WorkerSettings(app_id=f"dc2dc-{role}-{dc_id}", kafka_bootstrap=dc.kafka,
                                     web_host=web_host, web_port=web_port), build)
     app.finalize()
