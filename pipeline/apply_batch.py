@@ -19,7 +19,8 @@ A step is what the executor applies in one go, followed by storing its position:
   resync did not send (``body["full"]``).
 
 ``plan`` consumes a prefix of its input and returns the rest: an open transaction group whose
-``txn_commit`` has not arrived yet must wait for more messages.
+``txn_commit`` has not arrived yet must wait for more messages. A ``resync_begin`` inside an
+open group supersedes it (only a lost end — a gap — can put it there).
 """
 
 from __future__ import annotations
@@ -125,6 +126,10 @@ def plan(
     for index, rec in enumerate(records):
         env = rec.env
         op = env.op
+        if group is not None and op is Op.RESYNC_BEGIN:
+            # The transaction's end was lost (a seq gap, then the requested resync): the resync
+            # sends the shard's whole state, so the unfinished transaction is superseded.
+            group = None
         if group is not None:
             if op is Op.TXN_COMMIT or op is Op.TXN_ABORT:
                 _check_tid(env, group.tid)

@@ -288,12 +288,18 @@ def test_ops_of_a_transaction_entered_after_its_begin_apply_as_plain_ops() -> No
     assert step.tid is None and sorted(step.upserts) == ["a", "b"] and rest == []
 
 
+def test_a_resync_after_a_gap_supersedes_a_transaction_whose_end_was_lost() -> None:
+    envs = [env(Op.TXN_BEGIN, 1, tid="1"), env(Op.INSERT, 2, "a", tid="1"),
+            env(Op.RESYNC_BEGIN, 9, body={"tick": "5"}), env(Op.RESYNC_DOC, 10, "b")]
+    steps, rest = plan([rec(e) for e in envs])
+    assert rest == [] and [(s.resync, sorted(s.upserts)) for s in steps] == [("begin", []), (None, ["b"])]
+
+
 @pytest.mark.parametrize("bad", [
     [env(Op.TXN_BEGIN, 1, tid="1"), env(Op.INSERT, 2, "a", tid="2")],
     [env(Op.TXN_BEGIN, 1, tid="1"), env(Op.TXN_BEGIN, 2, tid="2")],
     [env(Op.TXN_BEGIN, 1, tid="1"), env(Op.TXN_COMMIT, 2, tid="2")],
     [env(Op.TXN_BEGIN, 1, tid="0")],
-    [env(Op.TXN_BEGIN, 1, tid="1"), env(Op.RESYNC_BEGIN, 2, body={})],
     [env(Op.STRUCTURE, 1)],
     [Envelope(op=Op.INSERT, src="A", seq=1, shard="s1", doc={"no": "key"})],
     [Envelope(op=Op.REMOVE, src="A", seq=1, shard="s1")],

@@ -184,7 +184,9 @@ async def test_a_gap_stops_the_shard_asks_for_a_resync_and_the_resync_heals_it(
     await source.structure(1, db, {"c": coll("c1", ["s11"])})
     await source.insert("s11", "a")
     await source.insert("s11", "b")
-    await source.data("s11", Op.INSERT, seq=4, doc={"_key": "after-gap"})   # seq 3 lost
+    await source.data("s11", Op.TXN_BEGIN, tid="7")
+    await source.data("s11", Op.INSERT, tid="7", doc={"_key": "in-txn"})
+    await source.data("s11", Op.INSERT, seq=6, doc={"_key": "after-gap"})   # seq 5 (the commit) lost
 
     feedback = AIOKafkaConsumer(feedback_topic(source.src, "B"), bootstrap_servers=source.bootstrap,
                                 auto_offset_reset="earliest", group_id=None)
@@ -198,15 +200,15 @@ async def test_a_gap_stops_the_shard_asks_for_a_resync_and_the_resync_heals_it(
             assert sorted(await all_docs(http, db, "c")) == ["a", "b"]
 
             # The source answers with a full resync of the shard: "a" is gone there, "c" is new.
-            await source.data("s11", Op.RESYNC_BEGIN, seq=5, body={"tick": "5", "reason": "gap"})
+            await source.data("s11", Op.RESYNC_BEGIN, seq=7, body={"tick": "5", "reason": "gap"})
             await source.data("s11", Op.RESYNC_DOC, doc={"_key": "b", "v": 2})
             await source.data("s11", Op.RESYNC_DOC, doc={"_key": "c"})
             await source.data("s11", Op.RESYNC_END, body={"count": 2, "full": True})
             await source.insert("s11", "d")
-            await eventually(lambda: _at(http, source, {"s11": 9}), "resync applied")
+            await eventually(lambda: _at(http, source, {"s11": 11}), "resync applied")
             assert worker.stats.stopped == {}
             assert sorted(await all_docs(http, db, "c")) == ["b", "c", "d"]
-            applied = await _feedback(feedback, Op.APPLIED, lambda e: e.body["positions"]["s11"]["seq"] == 9)
+            applied = await _feedback(feedback, Op.APPLIED, lambda e: e.body["positions"]["s11"]["seq"] == 11)
             assert applied[-1].body["dst"] == "B"
     finally:
         await feedback.stop()
