@@ -39,6 +39,7 @@ T = TypeVar("T")
 _TRX_HEADER = "x-arango-trx-id"
 _NO_TOLERANCE: frozenset[int] = frozenset()
 _NOT_FOUND_OK = frozenset({errno.ARANGO_DOCUMENT_NOT_FOUND})
+_UNIQUE_CONFLICT = frozenset({errno.ARANGO_UNIQUE_CONSTRAINT_VIOLATED})
 
 
 @dataclass(frozen=True)
@@ -71,20 +72,20 @@ async def locate(http: ArangoHttp, db: str, coll: str, index: int, source_shards
     return Target(db, coll, ids[index])
 
 
-def check_items(resp: Response, what: str, tolerated: frozenset[int] = _NO_TOLERANCE) -> int:
-    """Raise on the first per-item error not in ``tolerated``; return how many were tolerated."""
+def check_items(resp: Response, what: str, tolerated: frozenset[int] = _NO_TOLERANCE) -> list[int]:
+    """Raise on the first per-item error not in ``tolerated``; the indexes of the tolerated ones."""
     body = resp.json()
     if not isinstance(body, list):
-        return 0
-    ok = 0
+        return []
+    hits = []
     for index, item in enumerate(body):
         if isinstance(item, dict) and item.get("error"):
             num = item.get("errorNum")
             if num in tolerated:
-                ok += 1
+                hits.append(index)
                 continue
             raise ArangoError(resp.status, num, f"{what}: item {index}: {item.get('errorMessage', '')}")
-    return ok
+    return hits
 
 
 async def retrying(what: str, fn: Callable[[], Awaitable[T]], *, max_delay: float = 5.0) -> T:
@@ -119,12 +120,22 @@ class DocumentWriter:
 
     async def upsert(self, target: Target, docs: Sequence[dict[str, Any]], trx: str | None = None) -> None:
         # _id names the source collection; the destination derives it from its own name.
-        clean = [{k: v for k, v in d.items() if k != "_id"} for d in docs]
-        for part in _chunks(clean, self._request_ops):
-            resp = await self._http.request(
-                "POST", f"/_api/document/{target.coll}", db=target.db, json=list(part),
-                params={"overwriteMode": "replace", "isRestore": True}, headers=self._headers(trx))
-            check_items(resp, f"upsert into {target.db}/{target.coll}")
+        pending = [{k: v for k, v in d.items() if k != "_id"} for d in docs]
+        what = f"upsert into {target.db}/{target.coll}"
+        while pending:
+            # A secondary unique index can refuse an item whose value another item of the same
+            # batch frees (the server applies a batch in no set order): retry those after the rest.
+            conflicted: list[dict[str, Any]] = []
+            for part in _chunks(pending, self._request_ops):
+                resp = await self._http.request(
+                    "POST", f"/_api/document/{target.coll}", db=target.db, json=list(part),
+                    params={"overwriteMode": "replace", "isRestore": True}, headers=self._headers(trx))
+                conflicted += [part[i] for i in check_items(resp, what, _UNIQUE_CONFLICT)]
+            if len(conflicted) == len(pending):
+                raise ArangoError(409, errno.ARANGO_UNIQUE_CONSTRAINT_VIOLATED,
+                                  f"{what}: {len(conflicted)} document(s) violate a unique index, e.g. "
+                                  f"{conflicted[0].get('_key')!r}")
+            pending = conflicted
 
     async def remove(self, target: Target, keys: Sequence[str], trx: str | None = None) -> None:
         for part in _chunks(list(keys), self._request_ops):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dc2dc.pipeline.apply_batch import Received, plan
+from dc2dc.pipeline.apply_batch import Received, Step, plan
 from dc2dc.pipeline.arango_apply import DocumentWriter, ShardApplier, Target
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError
@@ -15,7 +15,7 @@ from dc2dc.pipeline.positions import COLLECTION, AppliedStructure, Position, Pos
 from dc2dc.pipeline.structure_apply import StructureApplier, StructureError
 from dc2dc.topics.envelope import Envelope, Op
 
-from dest_helpers import collection_props, http, keys_in_shard, shard_ids, standin_b  # noqa: F401 (fixtures)
+from dest_helpers import all_docs, collection_props, http, keys_in_shard, shard_ids, standin_b  # noqa: F401 (fixtures)
 
 
 def _uid() -> str:
@@ -273,3 +273,23 @@ async def test_changed_indexes_views_analyzers_users_and_graphs_follow_the_sourc
     assert (await http.request("GET", "/_api/gharial", db=db)).json()["graphs"] == []
     names = {c["name"] for c in (await http.request("GET", "/_api/collection", db=db)).json()["result"]}
     assert {"orders", "links", "plain_c"} <= names, "dropping a graph must keep its collections"
+
+
+async def test_a_unique_value_moving_between_keys_in_one_batch_applies_but_a_real_conflict_stops(
+    http: ArangoHttp,
+) -> None:
+    db = f"uniq-{_uid()}"
+    spec = coll_spec("1", 1, indexes=[{"type": "persistent", "fields": ["email"], "unique": True, "sparse": False,
+                                       "name": "by_email"}])
+    await StructureApplier(http).apply({"databases": {db: {"options": {}, "collections": {"c": spec}}}, "users": {}})
+    target = Target(db, "c", (await shard_ids(http, db, "c"))[0])
+    await _apply(http, target, [_rec(1, Op.INSERT, doc={"_key": "k1", "email": "x"})])
+    # In the source k1 gave up "x" before k2 took it; a batch may reach the server in either order.
+    moved = Step(last=_rec(3, Op.INSERT, doc={"_key": "k1", "email": "y"}), first_seq=2,
+                 upserts={"k2": {"_key": "k2", "email": "x"}, "k1": {"_key": "k1", "email": "y"}})
+    await ShardApplier(DocumentWriter(http)).apply(moved, target)
+    docs = await all_docs(http, db, "c")
+    assert {k: d["email"] for k, d in docs.items()} == {"k1": "y", "k2": "x"}
+    with pytest.raises(ArangoError) as err:
+        await _apply(http, target, [_rec(4, Op.INSERT, doc={"_key": "k3", "email": "y"})])
+    assert err.value.error_num == 1210 and not err.value.retriable
