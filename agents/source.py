@@ -128,6 +128,7 @@ class SnapshotTooOld(Dc2dcError):
 
 
 _HEALTHY_RUN_S = 30.0
+_UNKNOWN_SHARD_WAIT_S = 5.0
 _MAX_RETRY_PAUSE_S = 10.0
 _GONE = frozenset({errno.ARANGO_DATA_SOURCE_NOT_FOUND, errno.ARANGO_DATABASE_NOT_FOUND})
 
@@ -501,12 +502,21 @@ class SourceComponent:
             return None
         if shard not in self.shards:
             # A shard in no published epoch: the structure must catch up before its data moves.
-            await self.poll_structure()
-            if shard not in self.shards:
-                if shard not in self._ignored:
+            # A coordinator may see a new collection a moment after the DBServer writes to it, so
+            # "gone" needs the shard to stay absent for a while; shard ids are never reused, so a
+            # shard absent after its change was logged belongs to a dropped collection.
+            deadline = time.monotonic() + _UNKNOWN_SHARD_WAIT_S
+            while True:
+                await self.poll_structure()
+                if shard in self.shards or shard in self._ignored:
+                    break
+                if time.monotonic() > deadline:
                     self._orphans.add(shard)
                     log.warning("shard %s of server %s is in no collection any more; its WAL entries "
                                 "are not replicated", shard, server)
+                    return None
+                await asyncio.sleep(self.settings.structure_interval_s / 4)
+            if shard in self._ignored:
                 return None
         if self._leaders.get(shard) != server:
             return None
