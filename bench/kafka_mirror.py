@@ -5,7 +5,7 @@ to a shard topic in A at a target rate, and reads them both in A (direct) and in
 Each value starts with its send time, so latency is measured per message on one clock. The
 difference of the two latencies is what MM2 adds. Prints one JSON object.
 
-    python bench/kafka_mirror.py [--rate 5000] [--seconds 30] [--size 1024] [--warmup 5]
+    python bench/kafka_mirror.py [--rate 5000] [--seconds 30] [--size 1024] [--warmup 5] [--at-least-once]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from confluent_kafka import Producer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dc2dc.devcluster.up import DevEnvironment, EnvSpec, start_environment
-from dc2dc.mirrormaker.config import MAX_MESSAGE_BYTES
+from dc2dc.mirrormaker.config import MAX_MESSAGE_BYTES, MirrorSettings
 from dc2dc.topics.names import shard_topic
 
 _STAMP = struct.Struct(">qq")  # send time (ns, monotonic), sequence number
@@ -165,12 +165,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured duration")
     parser.add_argument("--size", type=int, default=1024, help="message value size in bytes")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds sent before measuring")
+    parser.add_argument("--at-least-once", action="store_true", help="MM2 without exactly-once delivery")
     args = parser.parse_args()
+    settings = MirrorSettings(exactly_once=not args.at_least_once)
     with tempfile.TemporaryDirectory(prefix="dc2dc-bench-") as tmp:
-        env = start_environment(EnvSpec(Path(tmp) / "dev", arangodb=False))
+        env = start_environment(EnvSpec(Path(tmp) / "dev", arangodb=False, mirror_settings=settings))
         try:
             result = asyncio.run(measure(env, rate=args.rate, seconds=args.seconds, size=args.size,
                                          warmup=args.warmup))
+            result["mm2_delivery"] = "at-least-once" if args.at_least_once else "exactly-once"
         finally:
             env.stop()
     json.dump(result, sys.stdout, indent=2)

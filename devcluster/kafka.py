@@ -156,7 +156,9 @@ def new_broker(state_dir: Path, dc: str, lib: Path) -> Broker:
     processes.run_to_completion(
         f"kafka-storage-format[{dc}]",
         java_command(lib, "kafka.tools.StorageTool",
-                     ["format", "-t", cluster_id, "-c", str(broker.config_path), "--ignore-formatted"],
+                     # "=" form: a base64url id may start with '-', which argparse would take for an option.
+                     ["format", f"--cluster-id={cluster_id}", "--config", str(broker.config_path),
+                      "--ignore-formatted"],
                      logs_dir=home / "logs", heap=["-Xmx256m"]),
         log_file=home / "format.log", cwd=home, timeout=120)
     return broker

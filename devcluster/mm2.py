@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -70,6 +70,8 @@ def new_mirrormaker(state_dir: Path, topology: Topology, dc: str, lib: Path,
     home.mkdir(parents=True, exist_ok=True)
     mm = MirrorMaker(dc, home, lib, pairs_into(topology, dc),
                      {c: d.kafka for c, d in topology.dcs.items()})
+    # Every process on this host needs its own REST port (exactly-once needs the server).
+    settings = replace(settings or MirrorSettings(), rest_listener=f"http://127.0.0.1:{processes.free_port()}")
     mm.config_path.write_text(
         render(mm2_properties(topology, dc, settings), header=f"dc2dc dev cluster: MirrorMaker 2 running in {dc}"),
         encoding="utf-8")

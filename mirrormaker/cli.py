@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dc2dc.mirrormaker.config import mirror_dcs, mm2_properties, render
+from dc2dc.mirrormaker.config import MirrorSettings, mirror_dcs, mm2_properties, render
 from dc2dc.pipeline.topology import Topology, TopologyError
 
 
@@ -19,13 +19,18 @@ def mirrormaker() -> None:
 @click.argument("topology_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dc", default=None, help="Only the pairs MM2 running in this DC drives (start it with "
                                          "--clusters DC). Default: the whole topology.")
+@click.option("--rest-listener", default=MirrorSettings.rest_listener, show_default=True,
+              help="MM2's internal REST listener (exactly-once needs it); one per MM2 process.")
+@click.option("--at-least-once", is_flag=True, help="Do not use exactly-once delivery into the target.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of stdout.")
-def config_cmd(topology_file: Path, dc: str | None, output: Path | None) -> None:
+def config_cmd(topology_file: Path, dc: str | None, rest_listener: str, at_least_once: bool,
+               output: Path | None) -> None:
     """Print mm2.properties for TOPOLOGY_FILE."""
+    settings = MirrorSettings(exactly_once=not at_least_once, rest_listener=rest_listener)
     try:
         topology = Topology.load(topology_file)
-        props = mm2_properties(topology, dc)
+        props = mm2_properties(topology, dc, settings)
     except TopologyError as exc:
         raise click.ClickException(str(exc)) from exc
     runs_in = [dc] if dc else mirror_dcs(topology)

@@ -23,10 +23,16 @@ Which pairs are mirrored, and why they look as they do:
   are not synced: positions live in the destination ArangoDB (design.md section 5), and Kafka
   offsets there are only a hint. Offset syncs are written in the target, so MM2 only ever
   writes into the DC it runs in.
-* Delivery is at-least-once: MM2 re-sends what it mirrored after its last offset flush when it
-  restarts, and its Connect producer may write a retried batch twice. Order per partition is kept
-  (one in-flight request). Appliers deduplicate by ``seq``, so this is safe and needs no
-  transactions between clusters.
+* Delivery is exactly-once into the target (KIP-618, dedicated MM2 since Kafka 3.5): the target
+  worker runs with ``exactly.once.source.support=enabled``, so mirrored records and MM2's source
+  offsets commit in one transaction and a ``kill -9`` of MM2 neither loses nor repeats a record.
+  It needs MM2's internal REST listener (one per process) and transactions on the target
+  brokers, and every consumer in the target must read ``read_committed`` (what a crashed MM2
+  wrote and never committed is aborted, not deleted). An MM2 that already ran at-least-once
+  against existing clusters must first run with ``preparing`` (Kafka docs, "Exactly once").
+  ``MirrorSettings(exactly_once=False)`` falls back to at-least-once: a restart re-sends what was
+  mirrored after the last offset flush; appliers deduplicate by ``seq`` either way.
+  Order per partition is kept in both modes (one in-flight request per connection).
 """
 
 from __future__ import annotations
@@ -75,10 +81,17 @@ class MirrorSettings:
     # MM2's consumer returns as soon as one byte is there; this caps the idle wait only.
     fetch_max_wait_ms: int = 100
     producer_linger_ms: int = 0
+    # One produce request carries one batch per partition, and Connect keeps one request in
+    # flight: with the 16 KiB default a single busy shard topic is capped at 16 KiB per round trip.
+    producer_batch_bytes: int = 512 * 1024
+    exactly_once: bool = True
+    # MM2's internal REST server (needed for exactly-once); one free address per MM2 process.
+    rest_listener: str = "http://127.0.0.1:8083"
 
     def __post_init__(self) -> None:
         for name in ("replication_factor", "tasks_max", "refresh_topics_seconds",
-                     "sync_topic_configs_seconds", "offset_flush_ms", "fetch_max_wait_ms"):
+                     "sync_topic_configs_seconds", "offset_flush_ms", "fetch_max_wait_ms",
+                     "producer_batch_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"MirrorSettings.{name} must be >= 1, got {getattr(self, name)}")
         if self.producer_linger_ms < 0:
@@ -143,6 +156,9 @@ def mm2_properties(topology: Topology, dc: str | None = None,
         "sync.topic.configs.interval.seconds": str(settings.sync_topic_configs_seconds),
         "topics.exclude": "",
     })
+    if settings.exactly_once:
+        props["dedicated.mode.enable.internal.rest"] = "true"
+        props["listeners"] = settings.rest_listener
     for c in clusters:
         # Cluster-scoped client and worker settings: "<alias>.consumer.*" applies to every
         # consumer reading <alias>; worker keys must carry the target's alias.
@@ -151,7 +167,11 @@ def mm2_properties(topology: Topology, dc: str | None = None,
         props[f"{c}.consumer.fetch.max.wait.ms"] = str(settings.fetch_max_wait_ms)
         props[f"{c}.producer.max.request.size"] = str(MAX_MESSAGE_BYTES)
         props[f"{c}.producer.linger.ms"] = str(settings.producer_linger_ms)
+        props[f"{c}.producer.batch.size"] = str(settings.producer_batch_bytes)
         props[f"{c}.offset.flush.interval.ms"] = str(settings.offset_flush_ms)
+    if settings.exactly_once:
+        for target in sorted({p.target for p in pairs}, key=clusters.index):
+            props[f"{target}.exactly.once.source.support"] = "enabled"
     enabled = {p.key: p for p in pairs}
     for src in clusters:
         for dst in clusters:

@@ -162,6 +162,19 @@ def test_consumers_skip_aborted_transactions_and_heartbeats_do_not_wake_disabled
     assert props["offset-syncs.topic.location"] == "target"
 
 
+def test_exactly_once_is_enabled_on_every_target_worker_with_its_rest_listener() -> None:
+    topo = topology(("A", "B"), ("A", "C"))
+    props = mm2_properties(topo, "A", MirrorSettings(rest_listener="http://127.0.0.1:18083"))
+    assert props["dedicated.mode.enable.internal.rest"] == "true"
+    assert props["listeners"] == "http://127.0.0.1:18083"
+    assert {k for k in props if k.endswith("exactly.once.source.support")} == {"A.exactly.once.source.support"}
+    whole = mm2_properties(topo)
+    assert {k for k in whole if k.endswith("exactly.once.source.support")} == {
+        f"{dc}.exactly.once.source.support" for dc in "ABC"}
+    plain = mm2_properties(topo, "A", MirrorSettings(exactly_once=False))
+    assert not any("exactly.once" in k or k == "listeners" for k in plain)
+
+
 def test_nonsense_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="replication_factor"):
         MirrorSettings(replication_factor=0)
