@@ -73,3 +73,22 @@ async def test_an_unchanged_source_reads_as_an_equal_snapshot(standin: dict[str,
     assert (await read_structure(cluster)).snapshot == first.snapshot
     await create_collection(arango, "same", "d", shards=1)
     assert (await read_structure(cluster)).snapshot != first.snapshot
+
+
+async def test_snapshot_carries_views_and_analyzers_of_each_database(standin: dict[str, Any], arango: ArangoHttp) -> None:
+    await arango.request("POST", "/_api/database", json={"name": "search"})
+    await create_collection(arango, "search", "texts", shards=1)
+    await arango.request("POST", "/_api/analyzer", db="search",
+                         json={"name": "csv", "type": "delimiter", "properties": {"delimiter": ","},
+                               "features": ["norm", "frequency"]})
+    await arango.request("POST", "/_api/view", db="search",
+                         json={"name": "find", "type": "arangosearch",
+                               "links": {"texts": {"analyzers": ["csv"], "includeAllFields": True}}})
+
+    db = (await read_structure(await _cluster(standin, arango))).snapshot["databases"]["search"]
+
+    assert db["analyzers"] == {"csv": {"type": "delimiter", "properties": {"delimiter": ","},
+                                       "features": ["frequency", "norm"]}}, "built-ins are not listed"
+    assert db["views"]["find"]["type"] == "arangosearch"
+    assert db["views"]["find"]["properties"]["links"]["texts"]["analyzers"] == ["csv"]
+    assert not {"id", "name", "globallyUniqueId"} & set(db["views"]["find"]["properties"])
