@@ -241,3 +241,20 @@ async def test_a_document_larger_than_a_kafka_message_travels_in_chunks(
     streams = await read_shards(bootstrap, src, shards)
     assert_contiguous(streams[shards[0]])
     assert replay_all(streams) == {"before": {"blob": before["blob"]}, "after": {"blob": after["blob"]}}
+
+
+async def test_data_of_a_new_collection_forces_a_structure_poll_instead_of_waiting_for_the_timer(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+    await make_db(arango)
+    src = new_dc_id()
+    async with SourceComponent(source_settings(standin, bootstrap, src, structure_interval_s=3600)) as source:
+        assert source.publisher.epoch == 1
+        fresh = await create_collection(arango, DB, "fresh", shards=2)
+        await insert(arango, DB, "fresh", [{"_key": f"f{i}", "n": i} for i in range(10)])
+        await caught_up(source, arango, fresh)
+
+    control = await read_control(bootstrap, src)
+    assert len(control) == 2 and "fresh" in control[1].body["databases"][DB]["collections"]
+    streams = await read_shards(bootstrap, src, fresh)
+    assert all(e.epoch == 2 for envs in streams.values() for e in envs)
+    assert replay_all(streams) == {f"f{i}": {"n": i} for i in range(10)}
