@@ -134,6 +134,11 @@ async def log_structured(ctx: Ctx):  # type: ignore[no-untyped-def]
     return json_response({k: True for k, v in settings.items() if v})  # only enabled settings are listed
 
 
+async def api_calls(ctx: Ctx):  # type: ignore[no-untyped-def]
+    perms.require_admin(ctx.cluster, ctx.who)
+    return ok({"result": {"calls": []}})  # the stand-in keeps no call history
+
+
 async def reload_routing(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({})
 
@@ -155,5 +160,6 @@ def register(router: Router) -> None:
     router.add("GET|PUT", "/_admin/log/structured", log_structured, ANY)
     router.add("POST", "/_admin/routing/reload", reload_routing, ANY)
     router.add("GET|POST", "/_admin/server/tls", tls, ANY)
+    router.add("GET", "/_admin/server/api-calls", api_calls, ANY)
     router.add("GET|POST", "/_admin/server/jwt", jwt_secrets, ANY)
     router.add("GET|POST", "/_admin/server/encryption", encryption, ANY)
