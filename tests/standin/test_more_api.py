@@ -1,0 +1,76 @@
+"""Named graphs, async jobs, access tokens, AQL explain and user functions."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import requests
+from arango.exceptions import AQLQueryExplainError, GraphCreateError
+
+
+def test_graph_definitions_live_in_graphs_and_create_their_collections(db):
+    graph = db.create_graph("g", edge_definitions=[
+        {"edge_collection": "knows", "from_vertex_collections": ["people"], "to_vertex_collections": ["people"]}])
+    assert db.collection("knows").properties()["edge"] is True
+    assert graph.vertex_collections() == ["people"]
+    with pytest.raises(GraphCreateError) as exc:
+        db.create_graph("g")
+    assert exc.value.error_code == 1925
+    people = graph.vertex_collection("people")
+    people.insert({"_key": "a"})
+    people.insert({"_key": "b"})
+    graph.edge_collection("knows").insert({"_from": "people/a", "_to": "people/b"})
+    edges = graph.edge_collection("knows").edges("people/a", direction="out")["edges"]
+    assert [e["_to"] for e in edges] == ["people/b"]
+    assert db.collection("_graphs").get("g")["edgeDefinitions"][0]["collection"] == "knows"
+    assert db.delete_graph("g", drop_collections=True) is True
+    assert not db.has_collection("knows")
+
+
+def test_async_job_result_is_kept_until_fetched(standin, db):
+    db.create_collection("c")
+    url = f"{standin.coordinator}/_db/{db.name}"
+    r = requests.post(f"{url}/_api/document/c", json={"_key": "a"}, auth=standin.auth,
+                      headers={"x-arango-async": "store"})
+    assert r.status_code == 202 and r.content == b""
+    job = r.headers["x-arango-async-id"]
+    assert requests.get(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 200
+    result = requests.put(f"{url}/_api/job/{job}", auth=standin.auth)
+    assert result.status_code == 202 and result.json()["_key"] == "a"
+    assert result.headers["x-arango-async-id"] == job
+    assert requests.put(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 404
+
+
+def test_access_tokens_work_as_passwords_until_deleted(standin):
+    sys_db = standin.sys_db()
+    user = f"tok_{uuid.uuid4().hex[:6]}"
+    sys_db.create_user(user, "pw")
+    try:
+        url = standin.coordinator
+        token = requests.post(f"{url}/_api/token/{user}", auth=standin.auth,
+                              json={"name": "ci", "valid_until": int(time.time()) + 60}).json()
+        assert token["active"] is True and token["token"].startswith("v1.")
+        assert requests.get(f"{url}/_api/version", auth=(user, token["token"])).status_code == 200
+        listed = requests.get(f"{url}/_api/token/{user}", auth=standin.auth).json()["tokens"]
+        assert [t["name"] for t in listed] == ["ci"] and "token" not in listed[0]
+        requests.delete(f"{url}/_api/token/{user}/{token['id']}", auth=standin.auth).raise_for_status()
+        assert requests.get(f"{url}/_api/version", auth=(user, token["token"])).status_code == 401
+    finally:
+        sys_db.delete_user(user)
+
+
+def test_explain_validates_with_the_stand_in_aql(db):
+    db.create_collection("c")
+    plan = db.aql.explain("FOR d IN c RETURN d")
+    assert plan["collections"] == [{"name": "c", "type": "read"}] and "stats" in plan
+    with pytest.raises(AQLQueryExplainError) as exc:
+        db.aql.explain("FOR d IN")
+    assert exc.value.error_code == 1501
+
+
+def test_user_aql_functions_are_stored_in_aqlfunctions(db):
+    assert db.aql.create_function("my::double", "function (x) { return 2 * x; }") == {"is_new": True}
+    assert [f["name"] for f in db.aql.functions()] == ["my::double"]
+    assert db.collection("_aqlfunctions").count() == 1
+    assert db.aql.delete_function("my", group=True) == {"deleted": 1}
