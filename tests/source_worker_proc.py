@@ -1,7 +1,7 @@
 """A source worker in its own process, so a test can kill it with SIGKILL (no clean stop at all).
 
-Usage: ``python tests/source_worker_proc.py '<json of SourceSettings fields>'``. It prints
-``ready`` once started and runs until killed.
+Usage: ``python tests/source_worker_proc.py '<json of SourceSettings fields>'`` (``sync`` as a
+dict of ``SyncSettings`` fields). It prints ``ready`` once started and runs until killed.
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ import sys
 import orjson
 
 from dc2dc.agents.source import SourceComponent, SourceSettings
+from dc2dc.pipeline.snapshot_sync import SyncSettings
 
 
 async def main(raw: str) -> None:
-    async with SourceComponent(SourceSettings(**orjson.loads(raw))) as source:
+    fields = orjson.loads(raw)
+    if "sync" in fields:
+        fields["sync"] = SyncSettings(**fields["sync"])
+    async with SourceComponent(SourceSettings(**fields)) as source:
         print("ready", flush=True)
         await source.wait()
 

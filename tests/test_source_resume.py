@@ -21,9 +21,10 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from dc2dc.agents.source import SourceComponent
+from dc2dc.agents.source import SourceComponent, SourceSettings
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.shard_producer import ShardFenced
+from dc2dc.pipeline.snapshot_sync import SyncSettings
 from dc2dc.topics.codec import encode
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import feedback_topic
@@ -91,6 +92,17 @@ async def setup(arango: ArangoHttp, shards: int = 6, keys: int = 60) -> tuple[li
     return shard_ids, writer
 
 
+def spawn_worker(settings: SourceSettings, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A source worker in its own process group, to be killed with SIGKILL."""
+    raw = asdict(settings)
+    for key in ("topics", "signer", "feedback_verifier", "ssl"):
+        raw.pop(key)
+    with open(tmp_path / "worker.log", "ab") as log:
+        return subprocess.Popen([sys.executable, str(Path(__file__).parent / "source_worker_proc.py"),
+                                 orjson.dumps(raw).decode()], stdout=subprocess.DEVNULL, stderr=log,
+                                start_new_session=True)
+
+
 def assert_resumed_cleanly(streams: dict[str, list[Envelope]], model: dict[str, Any]) -> None:
     for shard, envs in streams.items():
         assert_contiguous(envs)
@@ -127,12 +139,7 @@ async def test_a_killed_worker_is_fenced_and_its_successor_resumes_without_dupli
     shards, writer = await setup(arango)
     src = new_dc_id()
     settings = source_settings(standin, bootstrap, src)
-    raw = asdict(settings)
-    for key in ("topics", "sync", "signer", "ssl"):
-        raw.pop(key)
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "source_worker_proc.py"),
-                             orjson.dumps(raw).decode()], stdout=subprocess.PIPE,
-                            stderr=open(tmp_path / "worker.log", "wb"), start_new_session=True)
+    proc = spawn_worker(settings, tmp_path)
     writer.start()
     try:
         async def synced() -> bool:
@@ -153,6 +160,37 @@ async def test_a_killed_worker_is_fenced_and_its_successor_resumes_without_dupli
     finally:
         await writer.stop()
     assert_resumed_cleanly(await read_shards(bootstrap, src, shards), writer.model)
+
+
+async def test_a_worker_killed_during_the_initial_sync_is_followed_by_a_complete_new_resync(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str, tmp_path: Path) -> None:
+    shards, writer = await setup(arango, shards=1, keys=3000)
+    src = new_dc_id()
+    slow = SyncSettings(docs_per_txn=20, dump_chunk_bytes=2048)
+    proc = spawn_worker(source_settings(standin, bootstrap, src, sync=slow), tmp_path)
+    try:
+        async def dumping() -> bool:
+            (envs,) = (await read_shards(bootstrap, src, shards)).values()
+            return any(e.op == Op.RESYNC_DOC for e in envs)
+        await wait_until(dumping, what="the dump to be under way")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    (cut,) = (await read_shards(bootstrap, src, shards)).values()
+    assert cut[-1].op == Op.RESYNC_DOC, "killed in the middle of the dump"
+    writer.start()
+    try:
+        async with SourceComponent(source_settings(standin, bootstrap, src)) as successor:
+            await caught_up(successor, arango, shards)
+            await writer.stop()
+            await caught_up(successor, arango, shards)
+    finally:
+        await writer.stop()
+
+    (envs,) = (await read_shards(bootstrap, src, shards)).values()
+    assert_contiguous(envs)
+    assert [e.body["reason"] for e in envs if e.op == Op.RESYNC_BEGIN] == ["initial", "interrupted"]
+    assert replay_all({shards[0]: envs}) == writer.model
 
 
 async def test_a_purged_wal_gives_a_resync_never_a_skip(
