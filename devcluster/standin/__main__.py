@@ -13,6 +13,7 @@ import orjson
 
 from .model import Cluster, new_secret
 from .server import StandIn
+from .ttl import DEFAULT_FREQUENCY, TtlSweeper
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tls-key", type=Path, default=None)
     p.add_argument("--wal-retain-entries", type=int, default=None, help="keep at most N WAL entries per server")
     p.add_argument("--wal-retain-seconds", type=float, default=None, help="drop WAL entries older than S seconds")
+    p.add_argument("--ttl-frequency", type=float, default=DEFAULT_FREQUENCY,
+                   help="seconds between TTL index sweeps (ArangoDB's --ttl.frequency)")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 
@@ -80,11 +83,14 @@ async def run(args: argparse.Namespace) -> None:
         tmp.write_bytes(orjson.dumps(info))
         os.chmod(tmp, 0o600)
         tmp.replace(args.ready_file)
+    sweeper = TtlSweeper(cluster, args.ttl_frequency, on_change=store.mark_dirty if store else None)
+    sweeper.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    await sweeper.stop()
     if store is not None:
         await store.stop()
     await standin.close()

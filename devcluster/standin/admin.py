@@ -43,3 +43,8 @@ def set_wal_retention(info: dict, entries: int | None = None, seconds: float | N
 def purge_wal(info: dict, keep: int = 0, server: str | None = None) -> dict:
     """Drop all but the newest `keep` WAL entries now (whole write batches)."""
     return _call(info, "PUT", "wal-purge", {"keep": keep, "server": server})
+
+
+def ttl_sweep(info: dict) -> int:
+    """Expire TTL-indexed documents now; returns how many were removed."""
+    return _call(info, "PUT", "ttl-sweep")["removed"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from . import errors
+from . import errors, ttl
 from .http import ANY, Ctx, Router, ok
 from .model import Server
 
@@ -145,6 +145,12 @@ async def wal_purge(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({"servers": [_server_state(ctx, s) for s in _wal_servers(ctx, body)]})
 
 
+async def ttl_sweep(ctx: Ctx):  # type: ignore[no-untyped-def]
+    """Run the TTL index sweep now instead of waiting for the next period."""
+    _require_superuser(ctx)
+    return ok({"removed": ttl.sweep(ctx.cluster)})
+
+
 def register(router: Router) -> None:
     router.add("GET", "/_admin/standin/state", state, ANY)
     router.add("PUT", "/_admin/standin/move-leader", move_leader, ANY)
@@ -152,3 +158,4 @@ def register(router: Router) -> None:
     router.add("PUT", "/_admin/standin/dbserver/{ref}/start", start_server, ANY)
     router.add("PUT", "/_admin/standin/wal-retention", wal_retention, ANY)
     router.add("PUT", "/_admin/standin/wal-purge", wal_purge, ANY)
+    router.add("PUT", "/_admin/standin/ttl-sweep", ttl_sweep, ANY)

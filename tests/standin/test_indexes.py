@@ -48,3 +48,17 @@ def test_index_types_round_trip_and_drop(db):
     assert coll.delete_index(geo["id"]) is True
     assert coll.delete_index(inverted["id"]) is True
     assert {ix["type"] for ix in coll.indexes()} == {"primary"}
+
+
+def test_ttl_index_expires_documents_through_ordinary_removes(standin, db):
+    import time
+
+    from dc2dc.devcluster.standin import admin
+
+    coll = db.create_collection("c")
+    coll.add_index({"type": "ttl", "fields": ["at"], "expireAfter": 60})
+    now = time.time()
+    coll.insert_many([{"_key": "old", "at": now - 120}, {"_key": "iso", "at": "2001-01-01T00:00:00Z"},
+                      {"_key": "fresh", "at": now}, {"_key": "untimed"}])
+    assert admin.ttl_sweep(standin.info) >= 2
+    assert sorted(d["_key"] for d in coll.all()) == ["fresh", "untimed"]
