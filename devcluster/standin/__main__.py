@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from .model import Cluster, new_secret
+from .persistence import Store
 from .server import StandIn
 from .ttl import DEFAULT_FREQUENCY, TtlSweeper
 
@@ -49,7 +50,6 @@ async def run(args: argparse.Namespace) -> None:
     store = None
     cluster = None
     if args.state_dir is not None:
-        from .persistence import Store
         store = Store(args.state_dir)
         cluster = store.load()
     if cluster is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import aql, errors, perms
+from . import aql, errors, perms, transactions
 from .aql_context import StandinAqlContext
 from .http import COORD, Ctx, Router, ok
 from .writes import Writes
@@ -85,8 +85,7 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
     plan = aql.parse(body["query"])
     trx_id = ctx.request.headers.get("x-arango-trx-id")
     if trx_id:
-        from .transactions import lookup
-        writes, own = lookup(ctx.cluster, ctx.db_name, trx_id).writes, False
+        writes, own = transactions.lookup(ctx.cluster, ctx.db_name, trx_id).writes, False
     else:
         writes, own = Writes(ctx.cluster, transactional=True), True
     shard_ids = options.get("shardIds")

@@ -5,7 +5,7 @@ from collections import Counter as Tally
 
 from aiohttp import web
 
-from . import documents, errors, perms
+from . import documents, errors, perms, transactions
 from .documents import WriteOptions
 from .http import COORD, Ctx, Router, json_response
 from .model import Collection
@@ -45,8 +45,7 @@ def writes_for(ctx: Ctx) -> tuple[Writes, bool]:
     """The request's own Writes, or those of the stream transaction named by x-arango-trx-id."""
     trx_id = ctx.request.headers.get("x-arango-trx-id")
     if trx_id:
-        from .transactions import lookup
-        return lookup(ctx.cluster, ctx.db_name, trx_id).writes, True
+        return transactions.lookup(ctx.cluster, ctx.db_name, trx_id).writes, True
     return Writes(ctx.cluster), False
 
 

@@ -8,7 +8,7 @@ import traceback
 from aiohttp import web
 
 from . import (
-    auth, errors, routes_admin, routes_analyzer, routes_auth, routes_cluster_admin, routes_collection,
+    auth, errors, perms, routes_admin, routes_analyzer, routes_auth, routes_cluster_admin, routes_collection,
     routes_cursor, routes_database, routes_document, routes_graph, routes_import, routes_index,
     routes_jobs, routes_query, routes_replication, routes_revisions, routes_server, routes_standin,
     routes_tasks, routes_token, routes_user, routes_view, routes_wal, transactions,
@@ -131,8 +131,7 @@ class StandIn:
             ctx = Ctx(request, cluster, server, db_name, "/".join(parts), params,
                       who or auth.Principal(None, False))
             if who is not None and not route.public and not who.superuser:
-                from .perms import database_level
-                if database_level(cluster, who, db_name) == "none" and not _self_service(parts):
+                if perms.database_level(cluster, who, db_name) == "none" and not _self_service(parts):
                     raise errors.ArangoError(errors.FORBIDDEN, "not authorized to execute this request", 401)
             response = await route.handler(ctx)
             if request.method not in ("GET", "HEAD") and self.on_change is not None:
