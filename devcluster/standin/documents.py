@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import computed, errors, sharding, validation, wal as walmod
+from . import computed, errors, keys, sharding, validation, wal as walmod
 from .ids import decode_rev
 from .model import EDGE, Cluster, Collection, Shard
 from .writes import Writes
@@ -132,7 +132,7 @@ def _insert_one(cluster: Cluster, coll: Collection, body: object, opts: WriteOpt
         raise errors.ArangoError(errors.DOCUMENT_TYPE_INVALID, "invalid document type")
     key = body.get("_key")
     if key is None:
-        key = cluster.new_key(coll)
+        key = keys.new_key(cluster, coll)
     else:
         if not valid_key(key):
             raise errors.ArangoError(errors.DOCUMENT_KEY_BAD, "illegal document key")
@@ -140,7 +140,7 @@ def _insert_one(cluster: Cluster, coll: Collection, body: object, opts: WriteOpt
             raise errors.ArangoError(errors.DOCUMENT_KEY_UNEXPECTED, "must not specify _key for this collection")
         if cluster.is_cluster and coll.shard_keys != ["_key"] and len(coll.shards) > 1 and not opts.is_restore:
             raise errors.ArangoError(1466, "must not specify _key for this collection")
-        cluster.witness_key(coll, key)
+        keys.witness_key(cluster, coll, key)
     doc = {k: v for k, v in body.items() if k not in ("_id", "_rev", "_key", "_oldRev")}
     _check_edge(coll, body)
     shard = coll.shards[sharding.shard_index({**body, "_key": key}, coll.shard_keys, len(coll.shards))]

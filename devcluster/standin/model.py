@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from . import computed, errors, validation, wal as walmod
+from . import computed, errors, keys, shapes, validation, wal as walmod
 from .ids import Counter, HybridClock
 
 COORDINATOR = "COORDINATOR"
@@ -276,7 +276,7 @@ class Cluster:
         ctype = body.get("type", DOCUMENT)
         if ctype not in (DOCUMENT, EDGE):
             raise errors.ArangoError(errors.COLLECTION_TYPE_INVALID, "invalid collection type")
-        key_options = _key_options(body.get("keyOptions") or {})
+        key_options = keys.key_options(body.get("keyOptions") or {})
         props = {
             "waitForSync": bool(body.get("waitForSync", False)),
             "keyOptions": key_options,
@@ -338,7 +338,7 @@ class Cluster:
         self.structure_version += 1
         for shard in shards:
             self.log_shard(shard, [walmod.Op(walmod.COLLECTION_CREATE, db.name, shard.cuid, shard.name,
-                                             orjson.dumps(self.shard_definition(coll, shard)))])
+                                             orjson.dumps(shapes.shard_definition(self, coll, shard)))])
         return coll
 
     def _place_shards(self, name: str, cid: str, props: dict, prototype: Collection | None) -> list[Shard]:
@@ -389,7 +389,7 @@ class Cluster:
         self.structure_version += 1
         for shard in coll.shards:
             self.log_shard(shard, [walmod.Op(walmod.COLLECTION_CHANGE, coll.db.name, shard.cuid, shard.name,
-                                             orjson.dumps(self.shard_definition(coll, shard)))])
+                                             orjson.dumps(shapes.shard_definition(self, coll, shard)))])
 
     def rename_collection(self, coll: Collection, new_name: str) -> None:
         if new_name == coll.name:
@@ -409,79 +409,6 @@ class Cluster:
         self.log_shard(coll.shards[0], [walmod.Op(walmod.COLLECTION_RENAME, db.name, coll.shards[0].cuid,
                                                   new_name, orjson.dumps({"name": new_name}))])
 
-    def shard_definition(self, coll: Collection, shard: Shard) -> dict:
-        """The definition a DBServer stores for one shard (what 2000/2003 markers carry)."""
-        local_name = shard.name
-        cid = shard.name[1:] if self.is_cluster else coll.id
-        out = {
-            "name": local_name, "cid": cid, "id": cid, "globallyUniqueId": shard.cuid,
-            "type": coll.type, "isSystem": coll.is_system, "deleted": False, "version": 7,
-            "waitForSync": coll.props["waitForSync"], "cacheEnabled": coll.props["cacheEnabled"],
-            "keyOptions": {**coll.props["keyOptions"], "lastValue": coll.key_last},
-            "schema": coll.props["schema"], "computedValues": coll.props["computedValues"],
-            "syncByRevision": True, "usesRevisionsAsDocumentIds": True,
-            "indexes": [dict(ix) for ix in coll.indexes if ix["type"] not in ("primary", "edge")],
-        }
-        if self.is_cluster:
-            out.update(planId=coll.id, numberOfShards=coll.props["numberOfShards"],
-                       replicationFactor=coll.props["replicationFactor"],
-                       writeConcern=coll.props["writeConcern"], shardKeys=coll.shard_keys,
-                       shardingStrategy=coll.props["shardingStrategy"], isSmart=False)
-            if "distributeShardsLike" in coll.props:
-                out["distributeShardsLike"] = coll.props["distributeShardsLike"]
-        return out
-
-    def collection_properties(self, coll: Collection) -> dict:
-        """What GET /_api/collection/<c>/properties answers (without error/code)."""
-        p = coll.props
-        out = {
-            "id": coll.id, "name": coll.name, "type": coll.type, "status": 3, "statusString": "loaded",
-            "isSystem": coll.is_system, "globallyUniqueId": coll.guid,
-            "waitForSync": p["waitForSync"], "keyOptions": public_key_options(coll),
-            "schema": p["schema"], "computedValues": p["computedValues"], "cacheEnabled": p["cacheEnabled"],
-            "syncByRevision": True, "usesRevisionsAsDocumentIds": True, "internalValidatorType": 0,
-            "writeConcern": p["writeConcern"],
-        }
-        if self.is_cluster:
-            out.update(numberOfShards=p["numberOfShards"], shardKeys=p["shardKeys"],
-                       replicationFactor=p["replicationFactor"], minReplicationFactor=p["writeConcern"],
-                       shardingStrategy=p["shardingStrategy"], isSmart=False, isDisjoint=False,
-                       isSmartChild=False)
-            if "distributeShardsLike" in p:
-                out["distributeShardsLike"] = p["distributeShardsLike"]
-        return out
-
-    def collection_summary(self, coll: Collection) -> dict:
-        return {"id": coll.id, "name": coll.name, "status": 3, "type": coll.type,
-                "isSystem": coll.is_system, "globallyUniqueId": coll.guid}
-
-    def new_key(self, coll: Collection) -> str:
-        opts = coll.props["keyOptions"]
-        kind = opts["type"]
-        if kind == "autoincrement":
-            inc = opts.get("increment", 1) or 1
-            off = opts.get("offset", 0) or 0
-            value = max(coll.key_last + inc, off) if coll.key_last else max(off, inc)
-            coll.key_last = value
-            return str(value)
-        if kind == "uuid":
-            return str(uuid.uuid4())
-        value = self.key_counter.next()
-        coll.key_last = max(coll.key_last, value)
-        if kind == "padded":
-            return f"{value:016x}"
-        return str(value)
-
-    def witness_key(self, coll: Collection, key: str) -> None:
-        """Keep generated keys above user-supplied numeric ones, like ArangoDB's generators."""
-        kind = coll.props["keyOptions"]["type"]
-        if kind in ("traditional", "autoincrement") and key.isdigit() and len(key) < 19:
-            value = int(key)
-            if value > coll.key_last:
-                coll.key_last = value
-            if kind == "traditional" and value > self.key_counter.last:
-                self.key_counter.last = value
-
 
 def valid_database_name(name: object) -> bool:
     if not isinstance(name, str) or not name or len(name.encode()) > 128:
@@ -489,21 +416,6 @@ def valid_database_name(name: object) -> bool:
     if name != name.strip() or any(c in name for c in "/:") or any(ord(c) < 32 for c in name):
         return False
     return not name[0].isdigit() and name[0] not in "-."
-
-
-def _key_options(opts: dict) -> dict:
-    kind = opts.get("type", "traditional") or "traditional"
-    if kind not in ("traditional", "autoincrement", "uuid", "padded"):
-        raise errors.ArangoError(errors.INVALID_KEY_GENERATOR, "invalid key generator")
-    out = {"type": kind, "allowUserKeys": bool(opts.get("allowUserKeys", True))}
-    if kind == "autoincrement":
-        out["increment"] = int(opts.get("increment", 1) or 1)
-        out["offset"] = int(opts.get("offset", 0) or 0)
-    return out
-
-
-def public_key_options(coll: Collection) -> dict:
-    return {**coll.props["keyOptions"], "lastValue": coll.key_last}
 
 
 def primary_index(coll: Collection) -> dict:
@@ -514,10 +426,6 @@ def primary_index(coll: Collection) -> dict:
 def edge_index(coll: Collection) -> dict:
     return {"id": "1", "type": "edge", "name": "edge", "fields": ["_from", "_to"], "unique": False,
             "sparse": False, "selectivityEstimate": 1}
-
-
-def public_index(coll: Collection, index: dict) -> dict:
-    return {**index, "id": f"{coll.name}/{index['id']}"}
 
 
 def new_secret() -> str:

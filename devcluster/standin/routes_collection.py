@@ -1,7 +1,7 @@
 """Collections: CRUD, properties, count, checksum, shards, truncate, rename."""
 from __future__ import annotations
 
-from . import checksums, documents, errors, perms, sharding
+from . import checksums, documents, errors, perms, shapes, sharding
 from .http import ANY, COORD, Ctx, Router, ok
 from .model import PRIMARY, Collection, Shard
 
@@ -27,7 +27,7 @@ def _shard(ctx: Ctx) -> tuple[Collection, Shard]:
 
 
 def _shard_properties(ctx: Ctx, coll: Collection, shard: Shard) -> dict:
-    props = ctx.cluster.shard_definition(coll, shard)
+    props = shapes.shard_definition(ctx.cluster, coll, shard)
     props.pop("indexes")
     return {**props, "status": 3, "statusString": "loaded"}
 
@@ -38,7 +38,7 @@ async def list_collections(ctx: Ctx):  # type: ignore[no-untyped-def]
         return ok({"result": [{"id": s.name[1:], "name": s.name, "status": 3, "type": c.type,
                                "isSystem": False, "globallyUniqueId": s.cuid} for c, s in _local_shards(ctx)]})
     exclude = ctx.flag("excludeSystem")
-    result = [ctx.cluster.collection_summary(c) for c in ctx.db.collections.values()
+    result = [shapes.collection_summary(c) for c in ctx.db.collections.values()
               if not (exclude and c.is_system)]
     return ok({"result": result})
 
@@ -50,7 +50,7 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
         raise errors.ArangoError(errors.HTTP_BAD_PARAMETER, "invalid body", 400)
     coll = ctx.cluster.create_collection(
         ctx.db, body, enforce_replication_factor=ctx.flag("enforceReplicationFactor", True))
-    return ok(ctx.cluster.collection_properties(coll))
+    return ok(shapes.collection_properties(ctx.cluster, coll))
 
 
 async def get(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -58,13 +58,13 @@ async def get(ctx: Ctx):  # type: ignore[no-untyped-def]
         coll, shard = _shard(ctx)
         props = _shard_properties(ctx, coll, shard)
         return ok({k: props[k] for k in ("id", "name", "status", "type", "isSystem", "globallyUniqueId")})
-    return ok(ctx.cluster.collection_summary(_coll(ctx)))
+    return ok(shapes.collection_summary(_coll(ctx)))
 
 
 async def properties(ctx: Ctx):  # type: ignore[no-untyped-def]
     if ctx.server.role == PRIMARY:
         return ok(_shard_properties(ctx, *_shard(ctx)))
-    return ok(ctx.cluster.collection_properties(_coll(ctx)))
+    return ok(shapes.collection_properties(ctx.cluster, _coll(ctx)))
 
 
 async def change_properties(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -74,7 +74,7 @@ async def change_properties(ctx: Ctx):  # type: ignore[no-untyped-def]
     if not isinstance(body, dict):
         raise errors.ArangoError(errors.HTTP_BAD_PARAMETER, "invalid body", 400)
     ctx.cluster.change_collection(coll, body)
-    return ok(ctx.cluster.collection_properties(coll))
+    return ok(shapes.collection_properties(ctx.cluster, coll))
 
 
 async def count(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -82,7 +82,7 @@ async def count(ctx: Ctx):  # type: ignore[no-untyped-def]
         coll, shard = _shard(ctx)
         return ok({**_shard_properties(ctx, coll, shard), "count": len(shard.docs)})
     coll = _coll(ctx)
-    body = ctx.cluster.collection_properties(coll)
+    body = shapes.collection_properties(ctx.cluster, coll)
     if ctx.flag("details") and ctx.cluster.is_cluster:
         body["count"] = {s.name: len(s.docs) for s in coll.shards}
     else:
@@ -92,7 +92,7 @@ async def count(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 async def figures(ctx: Ctx):  # type: ignore[no-untyped-def]
     coll = _coll(ctx)
-    body = ctx.cluster.collection_properties(coll)
+    body = shapes.collection_properties(ctx.cluster, coll)
     body["count"] = coll.count()
     body["figures"] = {"indexes": {"count": len(coll.indexes), "size": 0}, "documentsSize": 0,
                        "cacheInUse": False, "cacheSize": 0, "cacheUsage": 0}
@@ -106,14 +106,14 @@ def _all_docs(coll: Collection):  # type: ignore[no-untyped-def]
 
 async def revision(ctx: Ctx):  # type: ignore[no-untyped-def]
     coll = _coll(ctx)
-    body = ctx.cluster.collection_properties(coll)
+    body = shapes.collection_properties(ctx.cluster, coll)
     body["revision"] = checksums.max_revision(_all_docs(coll))
     return ok(body)
 
 
 async def checksum(ctx: Ctx):  # type: ignore[no-untyped-def]
     coll = _coll(ctx)
-    body = ctx.cluster.collection_properties(coll)
+    body = shapes.collection_properties(ctx.cluster, coll)
     body["checksum"] = checksums.checksum(_all_docs(coll), with_revisions=ctx.flag("withRevisions"),
                                           with_data=ctx.flag("withData"))
     body["revision"] = checksums.max_revision(_all_docs(coll))
@@ -124,7 +124,7 @@ async def shards(ctx: Ctx):  # type: ignore[no-untyped-def]
     coll = _coll(ctx)
     if not ctx.cluster.is_cluster:
         raise errors.ArangoError(errors.CLUSTER_ONLY_ON_COORDINATOR, "only allowed on coordinators", 501)
-    body = ctx.cluster.collection_properties(coll)
+    body = shapes.collection_properties(ctx.cluster, coll)
     if ctx.flag("details"):
         body["shards"] = {s.name: s.replicas() for s in coll.shards}
     else:
@@ -147,7 +147,7 @@ async def responsible_shard(ctx: Ctx):  # type: ignore[no-untyped-def]
 async def truncate(ctx: Ctx):  # type: ignore[no-untyped-def]
     coll = _coll(ctx, "rw")
     documents.truncate(ctx.cluster, coll)
-    return ok(ctx.cluster.collection_summary(coll))
+    return ok(shapes.collection_summary(coll))
 
 
 async def rename(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -156,12 +156,12 @@ async def rename(ctx: Ctx):  # type: ignore[no-untyped-def]
     body = await ctx.json({})
     new_name = body.get("name") if isinstance(body, dict) else None
     ctx.cluster.rename_collection(coll, new_name)  # type: ignore[arg-type]
-    return ok(ctx.cluster.collection_summary(coll))
+    return ok(shapes.collection_summary(coll))
 
 
 async def noop(ctx: Ctx):  # type: ignore[no-untyped-def]
     coll = _coll(ctx)
-    body = ctx.cluster.collection_summary(coll)
+    body = shapes.collection_summary(coll)
     body["count"] = coll.count()
     return ok(body)
 

@@ -5,7 +5,8 @@ import orjson
 
 from . import errors, indexes, perms, wal as walmod
 from .http import COORD, Ctx, Router, ok
-from .model import Collection, public_index
+from .model import Collection
+from .shapes import public_index
 
 # attributes that make two index definitions "the same index" for idempotent creation
 _IDENTITY = ("type", "fields", "unique", "sparse", "expireAfter", "geoJson", "minLength")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from . import batches, errors, perms
+from . import batches, errors, perms, shapes
 from .http import ANY, DBSERVER, Ctx, Router, json_response
 from .model import COORDINATOR, Collection, Server
 from .routes_admin import now_iso, server_info
@@ -85,7 +85,7 @@ def _db_inventory(ctx: Ctx, server: Server, db_name: str, only: str | None) -> d
         for shard in coll.shards:
             if server.id not in shard.replicas() or (only and only not in (shard.name, coll.name)):
                 continue
-            params = cl.shard_definition(coll, shard)
+            params = shapes.shard_definition(cl, coll, shard)
             indexes = params.pop("indexes")
             colls.append({"parameters": params, "indexes": indexes})
     views = [] if only or cl.is_cluster else list(db.views.values())
@@ -114,7 +114,7 @@ async def inventory(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 def cluster_collection_entry(ctx: Ctx, coll: Collection) -> dict:
     cl = ctx.cluster
-    params = cl.collection_properties(coll)
+    params = shapes.collection_properties(cl, coll)
     params["planId"] = coll.id
     params["shards"] = {s.name: s.replicas() for s in coll.shards}
     in_sync = all(cl.servers[f].running for s in coll.shards for f in s.followers)
