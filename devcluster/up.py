@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dc2dc.devcluster import kafka, mm2, processes
-from dc2dc.mirrormaker.config import MirrorSettings, mirror_dcs
+from dc2dc.mirrormaker.config import MirrorSettings, mirror_dcs, replication_pairs
 from dc2dc.pipeline.topology import Topology, TopologyError
+from dc2dc.topics.signing import generate_keypair
 
 ENV_FILE = "environment.json"
 MARKER = ".dc2dc-dev"
@@ -123,9 +124,21 @@ def start_environment(spec: EnvSpec) -> DevEnvironment:
     env = DevEnvironment(spec, spec.state_dir / "topology.toml", lib)
     try:
         def start_dc(dc: str) -> None:
-            broker = kafka.new_broker(spec.state_dir, dc, lib)
-            env.brokers[dc] = broker
-            kafka.start(broker)
+            def attempt() -> None:
+                if dc in env.brokers:
+                    kafka.stop(env.brokers[dc])
+                env.brokers[dc] = kafka.new_broker(spec.state_dir, dc, lib)
+                kafka.start(env.brokers[dc])
+            _retry_on_port_clash(attempt)
+
+        def start_mm2(dc: str) -> None:
+            def attempt() -> None:
+                if dc in env.mirrormakers:
+                    mm2.stop(env.mirrormakers[dc])
+                env.mirrormakers[dc] = mm2.new_mirrormaker(spec.state_dir, topology, dc, lib,
+                                                           spec.mirror_settings)
+                mm2.start(env.mirrormakers[dc])
+            _retry_on_port_clash(attempt)
 
         def start_arangodb(dc: str) -> None:
             env.arangodb[dc] = standin[0](spec.state_dir, dc)
@@ -137,11 +150,8 @@ def start_environment(spec: EnvSpec) -> DevEnvironment:
 
         _write_topology(env)
         topology = env.topology()
-        receivers = mirror_dcs(topology)
-        for dc in receivers:
-            env.mirrormakers[dc] = mm2.new_mirrormaker(spec.state_dir, topology, dc, lib, spec.mirror_settings)
-        mm2.create_probe_topics(topology, [p for m in env.mirrormakers.values() for p in m.pairs])
-        _parallel(mm2.start, env.mirrormakers.values())
+        mm2.create_probe_topics(topology, replication_pairs(topology))
+        _parallel(start_mm2, mirror_dcs(topology))
         (spec.state_dir / ENV_FILE).write_text(json.dumps(env.to_json(), indent=2) + "\n", encoding="utf-8")
     except BaseException:
         env.stop()
@@ -216,7 +226,10 @@ def _write_topology(env: DevEnvironment) -> None:
             lines += [f"username = {json.dumps(arango.get('username', 'root'))}",
                       f"password_file = {json.dumps(_secret_file(env, dc, 'arangodb.password', arango['password']))}",
                       f"jwt_secret_file = {json.dumps(_secret_file(env, dc, 'arangodb.jwt', arango['jwt_secret']))}"]
-        lines.append("")
+        # Every DC signs what it sends; receivers trust only the sender's public key.
+        private, public = generate_keypair(env.state_dir / dc / "keys", dc)
+        lines += [f"signing_key = {json.dumps(str(private.relative_to(env.state_dir)))}",
+                  f"verify_key = {json.dumps(str(public.relative_to(env.state_dir)))}", ""]
     for src, dst in env.spec.flows:
         lines += ["[[replication]]", f"from = {json.dumps(src)}", f"to = {json.dumps(dst)}", ""]
     env.topology_path.write_text("\n".join(lines), encoding="utf-8")
@@ -246,6 +259,20 @@ def _standin_launcher() -> tuple[Callable[..., dict], Callable[..., None]] | Non
             return None
         raise
     return start_standin, stop_standin
+
+
+def _retry_on_port_clash(start: Callable[[], None], attempts: int = 3) -> None:
+    # Ports are picked free, then bound by a JVM seconds later; with other test runs on the
+    # machine, another process can take one in between. A fresh pick is the cure.
+    for attempt in range(1, attempts + 1):
+        try:
+            start()
+            return
+        except processes.ProcessFailed as exc:
+            if "Address already in use" not in str(exc) or attempt == attempts:
+                raise
+            print(f"dc2dc: port taken meanwhile, retrying with fresh ports ({exc.args[0].splitlines()[0]})",
+                  file=sys.stderr)
 
 
 def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:

@@ -24,8 +24,10 @@ from dc2dc.pipeline.source_cluster import SourceCluster
 from dc2dc.pipeline.structure import read_structure
 
 _DIGEST_MOD = 1 << 128
-# Differ per DC by design: identities, placement, and grants to dc2dc's own bookkeeping.
+# Differ per DC by design: collection identities and shard placement.
 _LOCAL_COLLECTION_KEYS = ("cid", "shards")
+# Each DC's superuser is its own: dc2dc never changes root in a destination.
+_LOCAL_USERS = ("root",)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ def _comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
         collections = {name: {k: v for k, v in c.items() if k not in _LOCAL_COLLECTION_KEYS}
                        for name, c in spec.get("collections", {}).items()}
         databases[db] = {**spec, "collections": collections}
-    return {**snapshot, "databases": databases}
+    users = {u: v for u, v in snapshot.get("users", {}).items() if u not in _LOCAL_USERS}
+    return {**snapshot, "databases": databases, "users": users}
 
 
 def diff(a: Any, b: Any, path: str = "") -> list[str]:
