@@ -146,9 +146,10 @@ def broker_properties(broker: Broker) -> dict[str, str]:
 
 
 def new_broker(state_dir: Path, dc: str, lib: Path) -> Broker:
-    """A broker with fresh ports and cluster id, config written and storage formatted."""
+    """A broker with fresh ports, cluster id and empty storage, config written and storage formatted."""
     home = state_dir / dc / "kafka"
-    home.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     broker = Broker(dc, home, processes.free_port(), processes.free_port(), cluster_id, lib)
     broker.config_path.write_text(
@@ -169,7 +170,8 @@ def start(broker: Broker, *, timeout: float = 120.0) -> None:
     broker.process = processes.spawn(
         f"kafka[{broker.dc}]",
         java_command(broker.lib, "kafka.Kafka", [str(broker.config_path)], logs_dir=broker.home / "logs"),
-        pid_file=broker.home / "kafka.pid", log_file=broker.home / "kafka.log", cwd=broker.home)
+        pid_file=broker.home / "kafka.pid", log_file=broker.home / "kafka.log", cwd=broker.home,
+        extra_logs=(broker.home / "logs" / "server.log",))
     processes.wait_until(broker.process, lambda: answers_metadata(broker.bootstrap), timeout=timeout,
                          what=f"metadata answer on {broker.bootstrap}")
 

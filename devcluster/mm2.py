@@ -83,7 +83,8 @@ def start(mm: MirrorMaker, *, timeout: float = 180.0) -> None:
     mm.process = processes.spawn(
         f"mm2[{mm.dc}]",
         java_command(mm.lib, MAIN_CLASS, [str(mm.config_path), "--clusters", mm.dc], logs_dir=mm.home / "logs"),
-        pid_file=mm.home / "mm2.pid", log_file=mm.home / "mm2.log", cwd=mm.home)
+        pid_file=mm.home / "mm2.pid", log_file=mm.home / "mm2.log", cwd=mm.home,
+        extra_logs=(mm.home / "logs" / "server.log",))
     for pair in mm.pairs:
         wait_mirrored(mm, pair, timeout=timeout)
 

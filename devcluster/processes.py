@@ -34,6 +34,8 @@ class Managed:
     pid_file: Path
     log_file: Path
     popen: subprocess.Popen | None = field(default=None, repr=False)
+    # Further logs worth showing when it fails (a JVM's log4j file next to its stdout).
+    extra_logs: tuple[Path, ...] = ()
 
     def alive(self) -> bool:
         if self.popen is not None:
@@ -41,11 +43,15 @@ class Managed:
         return _owned_and_running(self.pid, self.pid_file)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_file.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        tails = []
+        for path in (self.log_file, *self.extra_logs):
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue
+            if text.strip():
+                tails.append(f"--- {path}\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(tails) or "(no log output)"
 
 
 def free_port() -> int:
@@ -55,7 +61,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn(name: str, cmd: list[str], *, pid_file: Path, log_file: Path, cwd: Path) -> Managed:
+def spawn(name: str, cmd: list[str], *, pid_file: Path, log_file: Path, cwd: Path,
+          extra_logs: tuple[Path, ...] = ()) -> Managed:
     """Start ``cmd`` in a new session with output appended to ``log_file``; record its pid."""
     if pid_file.exists():
         found = Managed(name, int(pid_file.read_text().split()[0]), pid_file, log_file)
@@ -66,7 +73,7 @@ def spawn(name: str, cmd: list[str], *, pid_file: Path, log_file: Path, cwd: Pat
         popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  cwd=cwd, start_new_session=True)
     pid_file.write_text(f"{popen.pid}\n")
-    return Managed(name, popen.pid, pid_file, log_file, popen)
+    return Managed(name, popen.pid, pid_file, log_file, popen, extra_logs)
 
 
 def run_to_completion(name: str, cmd: list[str], *, log_file: Path, cwd: Path, timeout: float) -> None:
