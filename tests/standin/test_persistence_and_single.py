@@ -46,3 +46,25 @@ def test_single_server_wal_uses_collection_names_and_guids(standin_single):
     assert create["type"] == 2000 and create["data"]["name"] == "items"
     assert create["cuid"] == insert["cuid"] == props["globallyUniqueId"]
     assert insert["type"] == 2300 and insert["tid"] == "0"
+
+
+def test_a_killed_stand_in_keeps_what_was_written_a_moment_before(tmp_path):
+    import os
+    import signal
+    import time
+
+    dc = f"k-{uuid.uuid4().hex[:6]}"
+    info = start_standin(tmp_path, dc, mode="single")
+    url, auth = info["coordinator"], ("root", info["password"])
+    try:
+        requests.post(f"{url}/_api/collection", json={"name": "c"}, auth=auth).raise_for_status()
+        requests.post(f"{url}/_api/document/c", json=[{"_key": f"k{i}"} for i in range(100)], auth=auth)
+        time.sleep(2)  # a few snapshot intervals
+        os.killpg(info["pid"], signal.SIGKILL)
+        os.waitpid(info["pid"], 0)  # the launcher's child: reap it
+        info = start_standin(tmp_path, dc, mode="single")
+        url = info["coordinator"]
+        count = requests.get(f"{url}/_api/collection/c/count", auth=("root", info["password"])).json()["count"]
+        assert count == 100
+    finally:
+        stop_standin(tmp_path, dc)
