@@ -109,26 +109,15 @@ async def _read_database(cluster: SourceCluster, db: str, servers: dict[str, Any
     http = cluster.coordinator
     current = (await http.request("GET", "/_api/database/current", db=db)).json()["result"]
     options = {k: current[k] for k in _DATABASE_OPTION_KEYS if k in current}
-    listing = (await http.request("GET", "/_api/collection", db=db, params={"excludeSystem": False})).json()["result"]
     if cluster.single:
-        (server_id,) = servers
-        distribution = {c["name"]: ([single_shard_id(str(c["id"]))], {single_shard_id(str(c["id"])): server_id})
-                        for c in listing}
+        found = await _single_collections(cluster, db, next(iter(servers)), out)
     else:
-        distribution = await cluster.shard_distribution(db)
+        found = await _cluster_collections(cluster, db, out)
     collections: dict[str, Any] = {}
-    for entry in listing:
-        name = entry["name"]
-        shard_ids, leaders = distribution.get(name, ([], {}))
-        out.leaders.update(leaders)
-        if is_system(name) or entry.get("isSystem"):
-            out.ignored.update(shard_ids)
-            continue
-        described = await _read_collection(cluster, db, name, sorted(shard_ids, key=shard_order))
-        if described is None:
-            continue
+    for name, (props, indexes, shards) in found.items():
+        described = _describe(props, indexes, shards)
         collections[name] = described
-        for index, shard in enumerate(described["shards"]):
+        for index, shard in enumerate(shards):
             out.shards[shard] = ShardInfo(db=db, coll=name, cid=described["cid"], shard=shard, index=index,
                                           dump_name=name if cluster.single else shard)
     return {
@@ -137,6 +126,74 @@ async def _read_database(cluster: SourceCluster, db: str, servers: dict[str, Any
         "views": await _read_views(cluster, db),
         "analyzers": await _read_analyzers(cluster, db),
         "graphs": await _read_graphs(cluster, db),
+    }
+
+
+_Found = dict[str, tuple[dict[str, Any], list[dict[str, Any]], list[str]]]
+
+
+async def _cluster_collections(cluster: SourceCluster, db: str, out: Structure) -> _Found:
+    """Replicated collections of a cluster database: properties, indexes and shards in one call.
+
+    ``clusterInventory`` answers for the whole database at once (cheaper than two calls per
+    collection, and one consistent view). Leaders come from ``shardDistribution``, which also
+    names the shards of system collections, recorded as ignored.
+    """
+    inventory = (await cluster.coordinator.request(
+        "GET", "/_api/replication/clusterInventory", db=db, params={"includeSystem": False})).json()
+    for coll, (shards, leaders) in (await cluster.shard_distribution(db)).items():
+        out.leaders.update(leaders)
+        if is_system(coll):
+            out.ignored.update(shards)
+    found: _Found = {}
+    for entry in inventory["collections"]:
+        props = entry["parameters"]
+        if is_system(props["name"]) or props.get("isSystem"):
+            continue
+        shards = sorted(props.get("shards") or {}, key=shard_order)
+        found[props["name"]] = (props, entry.get("indexes") or [], shards)
+    return found
+
+
+async def _single_collections(cluster: SourceCluster, db: str, server_id: str, out: Structure) -> _Found:
+    """Collections of a single server: each is one "shard" ``c<id>`` led by the server itself."""
+    http = cluster.coordinator
+    listing = (await http.request("GET", "/_api/collection", db=db, params={"excludeSystem": False})).json()["result"]
+    found: _Found = {}
+    for entry in listing:
+        shard = single_shard_id(str(entry["id"]))
+        out.leaders[shard] = server_id
+        if is_system(entry["name"]) or entry.get("isSystem"):
+            out.ignored.add(shard)
+            continue
+        try:
+            props = (await http.request("GET", f"/_api/collection/{entry['name']}/properties", db=db)).json()
+            indexes = ((await _optional_api(cluster, "/_api/index", db, {"collection": entry["name"]}))
+                       or {}).get("indexes", [])
+        except ArangoError as e:
+            if e.error_num == errno.ARANGO_DATA_SOURCE_NOT_FOUND:
+                continue  # dropped while we read
+            raise
+        found[entry["name"]] = (props, indexes, [shard])
+    return found
+
+
+def _describe(props: dict[str, Any], indexes: list[dict[str, Any]], shards: list[str]) -> dict[str, Any]:
+    """A collection as the snapshot describes it (only what the destination must reproduce)."""
+    properties = {k: props[k] for k in _PROPERTY_KEYS if k in props}
+    if "writeConcern" not in properties and "minReplicationFactor" in props:
+        properties["writeConcern"] = props["minReplicationFactor"]  # the legacy name
+    key_options = props.get("keyOptions") or {}
+    properties["keyOptions"] = {k: key_options[k] for k in ("type", "allowUserKeys") if k in key_options}
+    return {
+        "cid": str(props.get("globallyUniqueId") or props["id"]),
+        "type": props.get("type", 2),
+        "properties": properties,
+        "shards": shards,
+        "indexes": [
+            {k: v for k, v in ix.items() if k not in _INDEX_RUNTIME_KEYS}
+            for ix in indexes if ix.get("type") not in ("primary", "edge")
+        ],
     }
 
 
@@ -157,32 +214,6 @@ async def _optional_api(cluster: SourceCluster, path: str, db: str | None = None
                             cluster.coordinator.base_url, path)
             return None
         raise
-
-
-async def _read_collection(cluster: SourceCluster, db: str, name: str, shards: list[str]) -> dict[str, Any] | None:
-    http = cluster.coordinator
-    try:
-        props = (await http.request("GET", f"/_api/collection/{name}/properties", db=db)).json()
-        indexes = ((await _optional_api(cluster, "/_api/index", db, {"collection": name})) or {}).get("indexes", [])
-    except ArangoError as e:
-        if e.error_num == errno.ARANGO_DATA_SOURCE_NOT_FOUND:
-            return None  # dropped while we read
-        raise
-    properties = {k: props[k] for k in _PROPERTY_KEYS if k in props}
-    key_options = props.get("keyOptions") or {}
-    properties["keyOptions"] = {k: key_options[k] for k in ("type", "allowUserKeys") if k in key_options}
-    if cluster.single and not shards:
-        shards = [single_shard_id(str(props["id"]))]
-    return {
-        "cid": str(props.get("globallyUniqueId") or props["id"]),
-        "type": props.get("type", 2),
-        "properties": properties,
-        "shards": shards,
-        "indexes": [
-            {k: v for k, v in ix.items() if k not in _INDEX_RUNTIME_KEYS}
-            for ix in indexes if ix.get("type") not in ("primary", "edge")
-        ],
-    }
 
 
 async def _read_views(cluster: SourceCluster, db: str) -> dict[str, Any]:
