@@ -95,14 +95,29 @@ class Writes:
                         shard.docs[key] = doc
                         if coll.unique:
                             indexes.on_put(coll, key, old, doc)
-        for name, ops in self.ops.items():
-            if ops:
-                coll, shard = self.touched[name]
-                if coll.db.name in self.cluster.databases and coll.db.collections.get(coll.name) is coll:
-                    self.cluster.log_shard(shard, ops, single_op_tid=not self.transactional)
+        self._log()
         self.overlay.clear()
         self.ops.clear()
         self.touched.clear()
+
+    def _log(self) -> None:
+        """A plain request is one write batch per shard (the coordinator sends each shard its
+        part). A transaction is one local transaction per DBServer, spanning all of that
+        server's shards, so each server logs a single batch under a single tid."""
+        per_server: dict[str, list[walmod.Op]] = {}
+        for name, ops in self.ops.items():
+            coll, shard = self.touched[name]
+            if not ops or coll.db.name not in self.cluster.databases or coll.db.collections.get(coll.name) is not coll:
+                continue  # the collection was dropped meanwhile: nothing left to log it for
+            if not self.transactional:
+                self.cluster.log_shard(shard, ops)
+                continue
+            for server_id in shard.replicas():
+                per_server.setdefault(server_id, []).extend(ops)
+        for server_id, ops in per_server.items():
+            server = self.cluster.servers[server_id]
+            if server.running and server.wal is not None:
+                server.wal.write_batch(ops, single_op_tid=False)
 
     def abort(self) -> None:
         self.overlay.clear()

@@ -144,3 +144,20 @@ def test_logger_state_lists_registered_clients(standin):
     state = requests.get(f"{url}/_api/replication/logger-state", headers=hdr).json()
     assert any(c["syncerId"] == "4242" and c["clientInfo"] == "dc2dc-test" for c in state["clients"])
     assert int(state["state"]["lastLogTick"]) > 0
+
+
+def test_a_stream_transaction_is_one_batch_per_dbserver_across_its_shards(standin, db):
+    db.create_collection("c", shard_count=6, replication_factor=1)
+    hdr = standin.superuser_headers()
+    start = {url: _last_tick(url, hdr) for url in standin.dbservers}
+    trx = db.begin_transaction(write="c")
+    trx.collection("c").insert_many([{"_key": f"k{i}"} for i in range(30)])
+    trx.commit_transaction()
+    for url in standin.dbservers:
+        ms = markers(tail(url, db.name, hdr, **{"from": start[url]}))
+        docs = [m for m in ms if m["type"] == 2300]
+        if not docs:
+            continue
+        assert [m["type"] for m in ms].count(2200) == 1 and ms[0]["type"] == 2200 and ms[-1]["type"] == 2201
+        assert len({m["cuid"] for m in docs}) > 1, "several shards in one transaction"
+        assert {m["tid"] for m in ms} == {ms[0]["tid"]}
