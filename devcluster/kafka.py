@@ -16,12 +16,12 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
-
 from dc2dc.devcluster import processes
 from dc2dc.mirrormaker.config import MAX_MESSAGE_BYTES
 
@@ -57,7 +57,11 @@ def lib_dir() -> Path:
     return Path(override) if override else Path.home() / ".cache" / "dc2dc" / f"kafka-{KAFKA_VERSION}"
 
 
-def ensure_jars(announce=lambda msg: print(msg, file=sys.stderr)) -> Path:
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)  # stdout may carry `dev up --json`
+
+
+def ensure_jars(announce: Callable[[str], None] = _to_stderr) -> Path:
     """The jar folder, fetched with Maven on first use (announced, since it downloads)."""
     lib = lib_dir()
     if (lib / _COMPLETE_MARKER).exists():
@@ -185,7 +189,7 @@ def stop(broker: Broker) -> None:
 
 def answers_metadata(bootstrap: str) -> bool:
     """True when the broker serves a real metadata request with itself as a live broker."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": QUIET_LOGGER})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": QUIET_LOGGER})  # type: ignore[dict-item]
     try:
         return len(admin.list_topics(timeout=2).brokers) > 0
     except KafkaException:

@@ -15,10 +15,15 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-
 from dc2dc.devcluster import processes
 from dc2dc.devcluster.kafka import QUIET_LOGGER, java_command
-from dc2dc.mirrormaker.config import MirrorPair, MirrorSettings, mm2_properties, pairs_into, render
+from dc2dc.mirrormaker.config import (
+    MirrorPair,
+    MirrorSettings,
+    mm2_properties,
+    pairs_into,
+    render,
+)
 from dc2dc.pipeline.topology import Topology
 from dc2dc.topics.names import feedback_probe_topic, probe_topic
 
@@ -55,7 +60,7 @@ def create_probe_topics(topology: Topology, pairs: list[MirrorPair]) -> None:
         admin = AdminClient({"bootstrap.servers": topology.dcs[source].kafka, "logger": QUIET_LOGGER})
         futures = admin.create_topics([NewTopic(t, 1, 1, config={"retention.ms": "3600000"})
                                        for t in sorted(topics)])
-        for topic, fut in futures.items():
+        for fut in futures.values():
             try:
                 fut.result(timeout=30)
             except KafkaException as exc:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -123,40 +124,41 @@ def start_environment(spec: EnvSpec) -> DevEnvironment:
               file=sys.stderr)
     env = DevEnvironment(spec, spec.state_dir / "topology.toml", lib)
     try:
-        def start_dc(dc: str) -> None:
-            def attempt() -> None:
-                if dc in env.brokers:
-                    kafka.stop(env.brokers[dc])
-                env.brokers[dc] = kafka.new_broker(spec.state_dir, dc, lib)
-                kafka.start(env.brokers[dc])
-            _retry_on_port_clash(attempt)
-
-        def start_mm2(dc: str) -> None:
-            def attempt() -> None:
-                if dc in env.mirrormakers:
-                    mm2.stop(env.mirrormakers[dc])
-                env.mirrormakers[dc] = mm2.new_mirrormaker(spec.state_dir, topology, dc, lib,
-                                                           spec.mirror_settings)
-                mm2.start(env.mirrormakers[dc])
-            _retry_on_port_clash(attempt)
-
-        def start_arangodb(dc: str) -> None:
-            env.arangodb[dc] = standin[0](spec.state_dir, dc)
-
-        jobs: list[Callable[[], None]] = [lambda dc=dc: start_dc(dc) for dc in spec.dcs]
+        jobs = [partial(_start_broker, env, dc) for dc in spec.dcs]
         if standin is not None:
-            jobs += [lambda dc=dc: start_arangodb(dc) for dc in spec.dcs]
+            jobs += [partial(_start_arangodb, env, standin[0], dc) for dc in spec.dcs]
         _parallel(lambda job: job(), jobs)
-
         _write_topology(env)
         topology = env.topology()
         mm2.create_probe_topics(topology, replication_pairs(topology))
-        _parallel(start_mm2, mirror_dcs(topology))
+        _parallel(lambda dc: _start_mirrormaker(env, topology, dc), mirror_dcs(topology))
         (spec.state_dir / ENV_FILE).write_text(json.dumps(env.to_json(), indent=2) + "\n", encoding="utf-8")
     except BaseException:
         env.stop()
         raise
     return env
+
+
+def _start_arangodb(env: DevEnvironment, start_standin: Callable[..., dict], dc: str) -> None:
+    env.arangodb[dc] = start_standin(env.state_dir, dc)
+
+
+def _start_broker(env: DevEnvironment, dc: str) -> None:
+    def attempt() -> None:
+        if dc in env.brokers:
+            kafka.stop(env.brokers[dc])
+        env.brokers[dc] = kafka.new_broker(env.state_dir, dc, env.lib)
+        kafka.start(env.brokers[dc])
+    _retry_on_port_clash(attempt)
+
+
+def _start_mirrormaker(env: DevEnvironment, topology: Topology, dc: str) -> None:
+    def attempt() -> None:
+        if dc in env.mirrormakers:
+            mm2.stop(env.mirrormakers[dc])
+        env.mirrormakers[dc] = mm2.new_mirrormaker(env.state_dir, topology, dc, env.lib, env.spec.mirror_settings)
+        mm2.start(env.mirrormakers[dc])
+    _retry_on_port_clash(attempt)
 
 
 def stop_environment(state_dir: Path) -> list[str]:
@@ -282,7 +284,8 @@ def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return []
     with ThreadPoolExecutor(max_workers=len(items)) as pool:
         futures = [pool.submit(fn, item) for item in items]
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        raise errors[0]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
     return [f.result() for f in futures]

@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
-
 from dc2dc.devcluster import kafka
 from dc2dc.devcluster.up import DevEnvironment
 from dc2dc.mirrormaker.config import MAX_MESSAGE_BYTES, mm2_properties
@@ -119,7 +119,7 @@ class Collector:
     def seqs(self) -> set[int]:
         return {m.seq for m in self.received}
 
-    async def __aenter__(self) -> Collector:
+    async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run())
         return self
 
