@@ -101,6 +101,7 @@ class SourceSettings:
     idle_min_s: float = 0.05
     idle_max_s: float = 0.5
     max_held_units: int = 20000                 # per syncing shard, before its tailer waits
+    max_concurrent_syncs: int = 4               # snapshot dumps at a time (each pins a batch on a server)
     retry_pause_s: float = 1.0
 
 
@@ -117,6 +118,7 @@ class ShardState:
     sync: SyncProgress | None = None
     sync_task: asyncio.Task[None] | None = None
     t0: int | None = None
+    holding: bool = False            # the snapshot's batch has been requested: hold new units
     held: list[tuple[WalUnit, list[dict[str, Any]]]] = field(default_factory=list)
     last_sent: float = 0.0
 
@@ -166,6 +168,7 @@ class SourceComponent:
         self._server_tasks: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._poll_lock = asyncio.Lock()
+        self._sync_slots = asyncio.Semaphore(settings.max_concurrent_syncs)
         self._poll_hint = asyncio.Event()
         self._stopped = asyncio.Event()
         self._failure: BaseException | None = None
@@ -341,7 +344,7 @@ class SourceComponent:
         if st.sync_task is not None and not st.sync_task.done():
             st.sync_task.cancel()
         st.generation += 1
-        st.live, st.server, st.t0, st.held = False, None, None, []
+        st.live, st.server, st.t0, st.held, st.holding = False, None, None, [], False
         st.sync_server = server
         st.sync = SyncProgress(shard=st.info.shard, reason=reason)
         self.stats[f"resync_{reason}"] += 1
@@ -365,10 +368,15 @@ class SourceComponent:
 
         while current():
             try:
-                t0 = await snapshot_shard(self.cluster.client(server), st.info, src=self.settings.src,
-                                          server=server, reason=reason, epoch=lambda: st.epoch, emit=emit,
-                                          on_t0=on_t0, progress=st.sync or SyncProgress(st.info.shard, reason),
-                                          settings=self.settings.sync)
+                async with self._sync_slots:
+                    # From here the snapshot's batch is requested: a unit read from now on may
+                    # be newer than T0, so it is held. Earlier units are older than any T0 still
+                    # to come and were dropped (waiting for a slot costs no memory).
+                    st.holding = True
+                    t0 = await snapshot_shard(self.cluster.client(server), st.info, src=self.settings.src,
+                                              server=server, reason=reason, epoch=lambda: st.epoch, emit=emit,
+                                              on_t0=on_t0, progress=st.sync or SyncProgress(st.info.shard, reason),
+                                              settings=self.settings.sync)
                 tick = t0
                 # Units that arrived during the dump follow the snapshot; new ones may arrive while
                 # we send, so drain until nothing is held, then go live without yielding.
@@ -397,8 +405,8 @@ class SourceComponent:
                 self.stats["resync_retries"] += 1
                 if isinstance(exc, ProducerFailed):
                     await self._restart_producer(st)
+                st.holding, st.held, st.t0 = False, [], None
                 await asyncio.sleep(self.settings.retry_pause_s)
-                st.held, st.t0 = [], None
                 if st.sync is not None:
                     st.sync.docs = st.sync.bytes = 0
                     st.sync.state = "starting"
@@ -540,8 +548,9 @@ class SourceComponent:
             return
         if st.sync_server != server or st.sync_task is None or st.sync_task.done():
             self._start_sync(st, server, "leader_move")
-        if st.t0 is not None and unit.tick <= st.t0:
-            return  # in the snapshot
+        if not st.holding or (st.t0 is not None and unit.tick <= st.t0):
+            self.stats["units_in_snapshot"] += 1
+            return  # older than the snapshot still to be taken, or in the one taken
         if st.held and unit.tick <= st.held[-1][0].tick:
             return  # a restarted tail reads again what is held already
         st.held.append((unit, markers))

@@ -11,6 +11,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dc2dc.agents.source import SourceComponent
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.topics.envelope import Op
@@ -78,10 +80,11 @@ async def test_initial_sync_then_live_changes_arrive_in_order_with_contiguous_se
     assert sum(status["shards"][s]["sync"]["docs"] for s in shards) == 60
 
 
+@pytest.mark.parametrize("slots", [1, 4], ids=["one-sync-at-a-time", "parallel-syncs"])
 async def test_writes_during_the_initial_sync_are_neither_lost_nor_reordered(
-        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str, slots: int) -> None:
     await make_db(arango)
-    shards = await create_collection(arango, DB, "busy", shards=2)
+    shards = await create_collection(arango, DB, "busy", shards=4)
     model: dict[str, dict[str, Any]] = {f"k{i}": {"v": 0} for i in range(400)}
     await insert(arango, DB, "busy", [{"_key": k, **v} for k, v in model.items()])
     src = new_dc_id()
@@ -99,7 +102,8 @@ async def test_writes_during_the_initial_sync_are_neither_lost_nor_reordered(
 
     writer = asyncio.create_task(keep_writing())
     try:
-        async with SourceComponent(source_settings(standin, bootstrap, src, sync=_small_sync())) as source:
+        settings = source_settings(standin, bootstrap, src, sync=_small_sync(), max_concurrent_syncs=slots)
+        async with SourceComponent(settings) as source:
             await caught_up(source, arango, shards)
             await asyncio.sleep(0.5)
             stop.set()
