@@ -22,8 +22,9 @@ the shards that follow it. Markers are grouped into write batches (``UnitAssembl
 to shards (``ShardResolver``), and routed only when that server currently leads the shard (a
 DBServer's WAL also holds its follower copies). Per shard a unit is skipped when its tick is not
 above the shard's position (resume without duplicates), sent when the shard is live, and held
-while the shard is being synchronised (units at or below ``T0`` are dropped: the snapshot has
-them). After each tail chunk every shard with messages gets one Kafka transaction; only then
+while the shard is being synchronised — from the moment its snapshot batch is requested; units
+read earlier, and units at or below ``T0``, are dropped: the snapshot has them. At most
+``max_concurrent_syncs`` snapshots run at a time. After each tail chunk every shard with messages gets one Kafka transaction; only then
 does the tail position advance. Idle live shards get a heartbeat carrying the server's safe
 position every ``heartbeat_interval_s``, which also keeps their resume point recent.
 
