@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-
 from dc2dc.devcluster import up as devup
 from dc2dc.pipeline.topology import TopologyError
 
@@ -79,3 +78,81 @@ def fetch_jars_cmd() -> None:
     from dc2dc.devcluster.kafka import ensure_jars
 
     click.echo(ensure_jars())
+
+
+def _arangodb(state_dir: Path | None, dc: str) -> dict:
+    """The stand-in of ``dc`` as the running environment recorded it."""
+    env = devup.status(state_dir or devup.default_state_dir()).get("environment") or {}
+    info = (env.get("dcs", {}).get(dc) or {}).get("arangodb")
+    if not info:
+        raise click.ClickException(f"no running ArangoDB stand-in for DC {dc!r}; run `dc2dc dev up` first")
+    return info
+
+
+@dev.group("arangodb")
+def arangodb_group() -> None:
+    """Failures to rehearse on a DC's ArangoDB stand-in: leader moves, DBServer outages, WAL loss."""
+
+
+_DC = click.argument("dc")
+
+
+def _show(result: object) -> None:
+    click.echo(json.dumps(result, indent=2))
+
+
+@arangodb_group.command("state")
+@_DC
+@_STATE_DIR
+def arangodb_state_cmd(dc: str, state_dir: Path | None) -> None:
+    """Servers, their roles and each DBServer's WAL window."""
+    from dc2dc.devcluster.standin import admin
+
+    _show(admin.state(_arangodb(state_dir, dc)))
+
+
+@arangodb_group.command("move-leader")
+@_DC
+@click.argument("database")
+@click.argument("shard")
+@click.option("--to", "to", default=None, help="a follower's server id (default: any follower)")
+@_STATE_DIR
+def move_leader_cmd(dc: str, database: str, shard: str, to: str | None, state_dir: Path | None) -> None:
+    """Move SHARD's leadership to a follower; its WAL continues there with that server's ticks."""
+    from dc2dc.devcluster.standin import admin
+
+    _show(admin.move_leader(_arangodb(state_dir, dc), database, shard, to))
+
+
+@arangodb_group.command("stop-dbserver")
+@_DC
+@click.argument("server")
+@_STATE_DIR
+def stop_dbserver_cmd(dc: str, server: str, state_dir: Path | None) -> None:
+    """Stop a DBServer: its shards fail over to followers."""
+    from dc2dc.devcluster.standin import admin
+
+    _show(admin.stop_dbserver(_arangodb(state_dir, dc), server))
+
+
+@arangodb_group.command("start-dbserver")
+@_DC
+@click.argument("server")
+@_STATE_DIR
+def start_dbserver_cmd(dc: str, server: str, state_dir: Path | None) -> None:
+    """Start a stopped DBServer again; it rejoins as a follower."""
+    from dc2dc.devcluster.standin import admin
+
+    _show(admin.start_dbserver(_arangodb(state_dir, dc), server))
+
+
+@arangodb_group.command("purge-wal")
+@_DC
+@click.option("--keep", default=0, show_default=True, help="newest WAL entries to keep per DBServer")
+@click.option("--server", default=None, help="only this DBServer")
+@_STATE_DIR
+def purge_wal_cmd(dc: str, keep: int, server: str | None, state_dir: Path | None) -> None:
+    """Purge WAL now: a tailer behind it gets frompresent=false and must resync."""
+    from dc2dc.devcluster.standin import admin
+
+    _show(admin.purge_wal(_arangodb(state_dir, dc), keep=keep, server=server))
