@@ -24,8 +24,8 @@ DBServer's WAL also holds its follower copies). Per shard a unit is skipped when
 above the shard's position (resume without duplicates), sent when the shard is live, and held
 while the shard is being synchronised — from the moment its snapshot batch is requested; units
 read earlier, and units at or below ``T0``, are dropped: the snapshot has them. At most
-``max_concurrent_syncs`` snapshots run at a time. After each tail chunk every shard with messages gets one Kafka transaction; only then
-does the tail position advance. Idle live shards get a heartbeat carrying the server's safe
+``max_concurrent_syncs`` snapshots run at a time. After each tail chunk every shard with
+messages gets one Kafka transaction; only then does the tail position advance. Idle live shards get a heartbeat carrying the server's safe
 position every ``heartbeat_interval_s``, which also keeps their resume point recent.
 
 Leader moves, purged WAL, resync requests. A shard whose leader changes gets a new
@@ -56,23 +56,22 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from dc2dc.pipeline import errno
 from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.errors import ArangoError, Dc2dcError, VerificationError
+from dc2dc.pipeline.errors import ArangoError, Dc2dcError
+from dc2dc.pipeline.feedback_reader import FeedbackReader
 from dc2dc.pipeline.shard_producer import ProducerFailed, RecordEncoder, ShardProducer
 from dc2dc.pipeline.shard_resolver import ShardResolver
 from dc2dc.pipeline.snapshot_sync import SyncAborted, SyncProgress, SyncSettings, snapshot_shard
 from dc2dc.pipeline.source_cluster import SourceCluster
 from dc2dc.pipeline.structure import ShardInfo, Structure, read_structure
 from dc2dc.pipeline.structure_publisher import StructurePublisher
-from dc2dc.pipeline.wal_markers import ShardContext, UnitAssembler, WalUnit, shard_envelopes
+from dc2dc.pipeline.wal_markers import ShardContext, UnitAssembler, WalUnit, heartbeat_envelope, shard_envelopes
 from dc2dc.pipeline.wal_tailer import PositionLost, WalTailer, server_last_tick
 from dc2dc.topics.admin import TopicSettings, ensure_topics
 from dc2dc.topics.chunking import to_records
-from dc2dc.topics.codec import decode
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import control_topic, feedback_topic, shard_topic
 from dc2dc.topics.signing import Signer, Verifier
@@ -108,6 +107,8 @@ class SourceSettings:
 
 @dataclass
 class ShardState:
+    """What the worker knows and holds for one replicated shard."""
+
     info: ShardInfo
     producer: ShardProducer
     epoch: int = 0
@@ -160,6 +161,8 @@ class SourceComponent:
                                      jwt_secret=settings.jwt_secret, ssl=settings.ssl)
         self.publisher = StructurePublisher(bootstrap=settings.kafka, src=settings.src, limits=limits,
                                             encoder=self._encoder)
+        self.feedback = FeedbackReader(bootstrap=settings.kafka, src=settings.src, destinations=settings.destinations,
+                                       handle=self._on_feedback, verifier=settings.feedback_verifier)
         self.shards: dict[str, ShardState] = {}
         self._leaders: dict[str, str] = {}
         self._ignored: set[str] = set()
@@ -199,7 +202,7 @@ class SourceComponent:
             raise
         self._tasks.append(asyncio.create_task(self._guard(self._structure_loop()), name="dc2dc-structure"))
         if s.destinations:
-            self._tasks.append(asyncio.create_task(self._guard(self._feedback_loop()), name="dc2dc-feedback"))
+            self._tasks.append(asyncio.create_task(self._guard(self.feedback.run()), name="dc2dc-feedback"))
 
     def _all_tasks(self) -> list[asyncio.Task[None]]:
         return [*self._tasks, *self._server_tasks.values(),
@@ -256,7 +259,7 @@ class SourceComponent:
             },
             "servers": dict(self.tail_positions),
             "applied": dict(self.applied),
-            "stats": dict(self.stats),
+            "stats": {**self.stats, "feedback_rejected": self.feedback.rejected},
         }
 
     # -- structure ------------------------------------------------------------------------
@@ -567,10 +570,7 @@ class SourceComponent:
             # Sent even when the tick stands still: its ts lets a destination tell "idle and in
             # sync" from "stalled". The tick only ever moves up to the safe position.
             tick = max(safe, st.tick)
-            ctx = self._context(st, server)
-            out[shard].append(Envelope(op=Op.HEARTBEAT, src=ctx.src, seq=0, epoch=ctx.epoch, tick=str(tick),
-                                       server=server, ts=int(time.time() * 1000), db=ctx.db, coll=ctx.coll,
-                                       shard=shard, cid=ctx.cid))
+            out[shard].append(heartbeat_envelope(self._context(st, server), tick))
             ticks[shard] = tick
             generations[shard] = st.generation
 
@@ -603,40 +603,6 @@ class SourceComponent:
             await asyncio.sleep(0.05)
 
     # -- feedback -------------------------------------------------------------------------
-    async def _feedback_loop(self) -> None:
-        s = self.settings
-        consumer = AIOKafkaConsumer(*(feedback_topic(s.src, dst) for dst in s.destinations),
-                                    bootstrap_servers=s.kafka, group_id=f"dc2dc-src.{s.src}.feedback",
-                                    enable_auto_commit=False, auto_offset_reset="earliest",
-                                    isolation_level="read_committed")
-        await consumer.start()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=1000)
-                for tp, records in batches.items():
-                    for record in records:
-                        if self._authentic(record.value, list(record.headers), f"{tp.topic}@{record.offset}"):
-                            self._on_feedback(decode(record.value, list(record.headers), topic=tp.topic,
-                                                     offset=record.offset))
-                if batches:
-                    await consumer.commit()
-        finally:
-            await consumer.stop()
-
-    def _authentic(self, value: bytes | None, headers: list[tuple[str, bytes]], where: str) -> bool:
-        # Feedback only ever triggers work (a resync) or fills the status; a forged record must do
-        # neither, and must not stop replication either: it is refused loudly and counted.
-        verifier = self.settings.feedback_verifier
-        if verifier is None:
-            return True
-        try:
-            verifier.verify(value, headers, where=where)
-        except VerificationError as e:
-            self.stats["feedback_rejected"] += 1
-            log.error("feedback record refused: %s", e)
-            return False
-        return True
-
     def _on_feedback(self, env: Envelope) -> None:
         body = env.body or {}
         if env.op == Op.APPLIED:

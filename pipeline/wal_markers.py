@@ -168,3 +168,9 @@ def shard_envelopes(unit: WalUnit, markers: list[dict[str, Any]], ctx: ShardCont
         envs.insert(0, Envelope(op=Op.TXN_BEGIN, tick=str(unit.begin_tick), **common))
         envs.append(Envelope(op=Op.TXN_COMMIT, tick=str(unit.tick), **common))
     return envs
+
+
+def heartbeat_envelope(ctx: ShardContext, tick: int) -> Envelope:
+    """A heartbeat: no data, "every change of this shard up to ``tick`` has been sent"."""
+    return Envelope(op=Op.HEARTBEAT, src=ctx.src, seq=0, epoch=ctx.epoch, tick=str(tick), server=ctx.server,
+                    ts=int(time.time() * 1000), db=ctx.db, coll=ctx.coll, shard=ctx.shard, cid=ctx.cid)
