@@ -88,7 +88,6 @@ class WalTailer:
         self.server = server
         self.position = from_tick
         self._last_scanned = 0
-        self._chunk_size = chunk_size
         self._idle_min = idle_min
         self._idle_max = idle_max
         self._idle = idle_min
@@ -101,7 +100,13 @@ class WalTailer:
             "GET", "/_api/wal/tail", db="_system",
             params={**self._params, "from": self.position, "lastScanned": self._last_scanned},
         )
-        if resp.header(H_FROM_PRESENT, "true").lower() != "true":
+        present = resp.header(H_FROM_PRESENT)
+        if not present:
+            # Every WAL handler sets it; if something in between dropped it, ask the WAL's range
+            # rather than assume nothing was lost.
+            tick_min = int((await self._http.request("GET", "/_api/wal/range", db="_system")).json()["tickMin"])
+            present = "true" if tick_min <= self.position else "false"
+        if present.lower() != "true":
             raise PositionLost(self.server, self.position)
         markers = resp.lines() if resp.status == 200 else []
         return TailChunk(
