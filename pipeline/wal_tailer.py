@@ -13,7 +13,8 @@ The rules (spec arangodb-api.md section 0, items 3-7):
   ``idle_min`` doubling up to ``idle_max`` while nothing comes.
 * ``x-arango-replication-frompresent: false`` means the WAL no longer reaches back to ``from``:
   changes were purged. That raises ``PositionLost``; the caller resyncs the affected shards.
-  Nothing is ever skipped silently.
+  So does a server whose newest tick is below ``from`` (its WAL was reset). Nothing is ever
+  skipped silently.
 * The tailer registers with a stable ``syncerId`` so the server retains WAL for it.
 
 ``position`` is the tick up to which every marker has been handed out; the consumer advances
@@ -106,14 +107,17 @@ class WalTailer:
             # rather than assume nothing was lost.
             tick_min = int((await self._http.request("GET", "/_api/wal/range", db="_system")).json()["tickMin"])
             present = "true" if tick_min <= self.position else "false"
-        if present.lower() != "true":
+        last_tick = _int_header(resp.headers, H_LAST_TICK)
+        if present.lower() != "true" or 0 < last_tick < self.position:
+            # The second case: the server's WAL is behind where we were (e.g. restored from a
+            # backup); new writes would get ticks we consider seen.
             raise PositionLost(self.server, self.position)
         markers = resp.lines() if resp.status == 200 else []
         return TailChunk(
             markers=markers,
             last_included=_int_header(resp.headers, H_LAST_INCLUDED),
             last_scanned=_int_header(resp.headers, H_LAST_SCANNED),
-            last_tick=_int_header(resp.headers, H_LAST_TICK),
+            last_tick=last_tick,
             check_more=resp.header(H_CHECK_MORE, "false").lower() == "true",
         )
 
