@@ -1,0 +1,140 @@
+"""What the end-to-end tests drive: a dev environment plus the `dc2dc worker` processes of its flows.
+
+A :class:`Pipeline` owns one :class:`~dc2dc.devcluster.up.DevEnvironment` (Kafka per DC, MM2,
+stand-in ArangoDB per DC) and the workers started on it, and stops all of them in ``close``.
+Workers are real `dc2dc worker` processes, signing with the dev topology's Ed25519 keys, so the
+tests see exactly what an operator would run - nothing is mocked.
+
+``wait_in_sync`` is the one convergence check: it polls ``pipeline.check.compare`` (what
+``dc2dc check sync`` prints) and, on timeout, fails with the last report's differences and every
+worker's status, so a failing run says which shard or structure element stayed behind and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arango import ArangoClient
+from arango.database import StandardDatabase
+
+from dc2dc.devcluster.up import DevEnvironment, EnvSpec, start_environment
+from dc2dc.devcluster.workers import Worker, kill_worker, start_worker, stop_worker
+from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.check import CheckReport, compare
+
+WorkerKey = tuple[str, str]  # (role, dc)
+
+
+@dataclass
+class Pipeline:
+    env: DevEnvironment
+    workers: dict[WorkerKey, Worker] = field(default_factory=dict)
+    # Status of worker incarnations that were stopped or killed: their counters (e.g. duplicates)
+    # are per process, so a restart test sums them over every incarnation.
+    retired_status: list[dict[str, Any]] = field(default_factory=list)
+    _clients: dict[str, ArangoClient] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, state_dir: Path, dcs: tuple[str, ...] = ("A", "B"),
+              flows: tuple[tuple[str, str], ...] = (("A", "B"),)) -> Pipeline:
+        return cls(start_environment(EnvSpec(state_dir=state_dir, dcs=dcs, flows=flows)))
+
+    def start_worker(self, role: str, dc: str) -> Worker:
+        assert (role, dc) not in self.workers, f"{role} worker in {dc} already runs"
+        worker = start_worker(self.env.state_dir, self.env.topology_path, role, dc)
+        self.workers[(role, dc)] = worker
+        return worker
+
+    def start_flow_workers(self) -> None:
+        """A source worker in every DC that feeds a flow, a destination worker in every receiving DC."""
+        for src in dict.fromkeys(src for src, _ in self.env.spec.flows):
+            self.start_worker("source", src)
+        for dst in dict.fromkeys(dst for _, dst in self.env.spec.flows):
+            self.start_worker("destination", dst)
+
+    def stop_worker(self, role: str, dc: str) -> None:
+        worker = self.workers.pop((role, dc))
+        self._retire(role, dc, worker)
+        stop_worker(worker)
+
+    def kill_worker(self, role: str, dc: str) -> None:
+        worker = self.workers.pop((role, dc))
+        # Read just before the kill: the dead process cannot be asked afterwards.
+        self._retire(role, dc, worker)
+        kill_worker(worker)
+
+    def _retire(self, role: str, dc: str, worker: Worker) -> None:
+        self.retired_status.append({"role": role, "dc": dc, "status": worker.status()})
+
+    def statuses(self) -> dict[str, Any]:
+        return {f"{role}-{dc}": w.status() for (role, dc), w in self.workers.items()}
+
+    def db(self, dc: str, name: str = "_system") -> StandardDatabase:
+        """A python-arango handle on ``dc``'s coordinator as root (what an application would use)."""
+        arango = self.env.arangodb[dc]
+        if dc not in self._clients:
+            self._clients[dc] = ArangoClient(hosts=arango["coordinator"], request_timeout=300)
+        return self._clients[dc].db(name, username=arango.get("username", "root"), password=arango["password"])
+
+    def http(self, dc: str) -> ArangoHttp:
+        arango = self.env.arangodb[dc]
+        return ArangoHttp(arango["coordinator"], username=arango.get("username", "root"), password=arango["password"])
+
+    def close(self) -> None:
+        try:
+            for role, dc in list(self.workers):
+                try:
+                    self.stop_worker(role, dc)
+                except Exception:  # noqa: BLE001 - the environment's stop below kills it by pid file
+                    pass
+            for client in self._clients.values():
+                client.close()
+        finally:
+            self.env.stop()
+
+
+def check(pipeline: Pipeline, src: str, dst: str) -> CheckReport:
+    """One ``dc2dc check sync`` of the flow ``src`` -> ``dst``."""
+    async def run() -> CheckReport:
+        async with pipeline.http(src) as a, pipeline.http(dst) as b:
+            return await compare(a, b)
+    return asyncio.run(run())
+
+
+def differences(report: CheckReport, limit: int = 40) -> list[str]:
+    out = list(report.structure_differences)
+    out += [f"shard {s.db}/{s.coll}#{s.index} ({s.source_shard} -> {s.target_shard}): "
+            f"source {s.source} != destination {s.target}" for s in report.shards if not s.in_sync]
+    return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
+
+
+def wait_in_sync(pipeline: Pipeline, src: str = "A", dst: str = "B", *, timeout: float = 180.0,
+                 interval: float = 2.0) -> CheckReport:
+    """Poll until ``dst`` holds what ``src`` holds; fail with the last differences and worker states."""
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        report = check(pipeline, src, dst)
+        if report.in_sync:
+            print(f"{src} -> {dst} in sync after {time.monotonic() - started:.1f}s of waiting")
+            return report
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"{dst} did not converge to {src} within {timeout:.0f}s.\n"
+                f"differences:\n  " + "\n  ".join(differences(report)) + "\n"
+                f"workers:\n{json.dumps(pipeline.statuses(), indent=1, default=str)[:20000]}")
+        time.sleep(interval)
+
+
+def duplicates(pipeline: Pipeline, dst: str) -> int:
+    """Re-delivered messages the destination workers in ``dst`` dropped by seq, over all incarnations."""
+    statuses = [r["status"] for r in pipeline.retired_status if r["role"] == "destination" and r["dc"] == dst]
+    worker = pipeline.workers.get(("destination", dst))
+    if worker is not None:
+        statuses.append(worker.status())
+    return sum(s["DestinationWorker"]["stats"]["duplicates"] for s in statuses if s)
