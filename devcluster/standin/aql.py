@@ -14,8 +14,9 @@ Supported::
 Expressions: literals, bind parameters, variables, attribute paths (``d.a.b``, ``d.@attr``,
 ``d["x"]``, ``arr[0]``), array and object literals, ``== != < <= > >= IN NOT IN``,
 ``AND OR NOT`` (with ArangoDB's precedence: ``NOT`` binds tighter than comparisons),
-``+ - * / %`` on numbers, integer ranges ``1..n``, and the functions ``LENGTH()`` / ``COUNT()``
-(also of a collection).
+``+ - * / %`` on numbers, integer ranges ``1..n``, the ternary ``a ? b : c`` / ``a ?: c``, and the
+functions ``LENGTH()`` / ``COUNT()`` (also of a collection), ``HAS()``, ``RAND()`` and ``SLEEP()``
+(``aql_functions``; a query's SLEEPs add up and are awaited once, after it has run).
 
 Everything else that ArangoDB accepts (COLLECT, subqueries, other functions, graph traversals,
 UPSERT, arithmetic on non-numbers, ...) raises :class:`AqlError` with ``ERROR_NOT_IMPLEMENTED``
@@ -28,6 +29,7 @@ GeneralResponse::responseCode); messages follow its "AQL: ... (while parsing)" f
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -188,8 +190,12 @@ async def execute(plan: Plan, bind_vars: dict, ctx: AqlContext, stats: QueryStat
     rows = _rows(plan, rt)
     if isinstance(plan.final, Return):
         values = [plan.final.expr.evaluate(row, rt) for row in rows]
-        return _distinct(values) if plan.final.distinct else values
-    return await _modify(plan, plan.final, list(rows), rt, stats or QueryStats())
+        result = _distinct(values) if plan.final.distinct else values
+    else:
+        result = await _modify(plan, plan.final, list(rows), rt, stats or QueryStats())
+    if rt.sleep_seconds:
+        await asyncio.sleep(rt.sleep_seconds)
+    return result
 
 
 async def _modify(plan: Plan, mod: Modify, rows: list[dict], rt: Runtime, stats: QueryStats) -> list:

@@ -36,6 +36,8 @@ class Runtime:
     def __init__(self, bind_vars: dict, ctx: AqlContext) -> None:
         self.bind_vars = bind_vars
         self.ctx = ctx
+        # SLEEP() adds up here; the executor awaits the total, so no wait blocks the event loop
+        self.sleep_seconds = 0.0
 
     def collection_name(self, ref: CollectionRef) -> str:
         if ref.param is None:
@@ -305,6 +307,25 @@ class Range(Expr):
 
     def is_constant(self) -> bool:
         return self.low.is_constant() and self.high.is_constant()
+
+
+@dataclass(frozen=True)
+class Ternary(Expr):
+    """``cond ? then : otherwise``, and ``cond ?: otherwise`` (then = the condition's value)."""
+
+    cond: Expr
+    then: Expr | None
+    otherwise: Expr
+
+    def evaluate(self, row: dict, rt: Runtime) -> Any:
+        value = self.cond.evaluate(row, rt)
+        if truthy(value):
+            return value if self.then is None else self.then.evaluate(row, rt)
+        return self.otherwise.evaluate(row, rt)
+
+    def is_constant(self) -> bool:
+        return (self.cond.is_constant() and (self.then is None or self.then.is_constant())
+                and self.otherwise.is_constant())
 
 
 @dataclass(frozen=True)

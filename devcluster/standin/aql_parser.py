@@ -17,6 +17,7 @@ from .aql_errors import (
     parse_error,
     unsupported,
 )
+from .aql_functions import FUNCTIONS, make_call
 from .aql_lexer import Token, describe, near, tokenize
 from .aql_nodes import (
     ORDER_TESTS,
@@ -43,6 +44,7 @@ from .aql_nodes import (
     Return,
     Sort,
     Step,
+    Ternary,
     Var,
 )
 from .aql_values import rank
@@ -243,9 +245,11 @@ class _Parser:
     # expressions, lowest precedence first (ArangoDB's grammar.y order)
     def parse_expression(self, no_in: bool = False, operand: bool = True) -> Expr:
         expr = self.parse_or(no_in)
-        t = self.peek()
-        if t.kind == "op" and t.value == "?":
-            raise unsupported("the ternary operator")
+        if self.accept("op", "?"):
+            # lowest precedence, right-associative: a ? b : c ? d : e is a ? b : (c ? d : e)
+            then = None if self.at("op", ":") else self.parse_expression(no_in)
+            self.expect("op", ":", ":")
+            expr = Ternary(self.operand(expr), then, self.parse_expression(no_in))
         if operand:
             self.mark_operand(expr)
         return expr
@@ -435,6 +439,10 @@ class _Parser:
                 self.expect("op", ")", ")")
                 break
         fname = name.value.upper()
+        if fname in FUNCTIONS:
+            for arg in args:
+                self.mark_operand(arg)
+            return make_call(fname, args)
         if fname not in ("LENGTH", "COUNT"):
             raise unsupported(f"the AQL function {fname}()")
         if len(args) != 1:

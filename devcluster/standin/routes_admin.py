@@ -1,10 +1,12 @@
 """Server identity and cluster topology: version, role, id, health, shard distribution."""
 from __future__ import annotations
 
+import os
+import platform
 import time
 from datetime import datetime, timezone
 
-from . import errors
+from . import errors, perms
 from .http import ANY, Ctx, Router, json_response, ok
 from .model import COORDINATOR, SINGLE, VERSION
 
@@ -123,6 +125,34 @@ async def maintenance(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({"result": False, "warning": ""})
 
 
+def _host_info(ctx: Ctx, server_id: str) -> dict:
+    server = ctx.cluster.servers[server_id]
+    return {"id": server.id, "role": server.role, "maintenance": False, "readOnly": False,
+            "version": VERSION, "license": "community", "engine": "rocksdb",
+            "os": platform.platform(), "platform": "linux", "numberOfCores": os.cpu_count() or 1}
+
+
+async def support_info(ctx: Ctx):  # type: ignore[no-untyped-def]
+    # ArangoDB's default policy (--server.support-info-api admin): admins of _system only,
+    # and only through the _system database
+    if perms.database_level(ctx.cluster, ctx.who, "_system") != "rw":
+        raise errors.ArangoError(errors.HTTP_FORBIDDEN, "insufficient permissions", 403)
+    if ctx.db_name != "_system":
+        raise errors.ArangoError(errors.USE_SYSTEM_DATABASE, "operation only allowed in system database", 403)
+    body: dict = {"date": now_iso()}
+    if ctx.server.role == SINGLE:
+        body["deployment"] = {"type": "single"}
+        body["host"] = _host_info(ctx, ctx.server.id)
+        return json_response(body)
+    servers = [s for s in ctx.cluster.servers.values() if s.running]
+    shards = sum(len(c.shards) for db in ctx.cluster.databases.values() for c in db.collections.values())
+    body["deployment"] = {
+        "type": "cluster", "servers": {s.id: _host_info(ctx, s.id) for s in servers},
+        "agents": 1, "coordinators": sum(s.role == COORDINATOR for s in servers),
+        "dbServers": sum(s.role != COORDINATOR for s in servers), "shards": shards}
+    return json_response(body)
+
+
 def register(router: Router) -> None:
     router.add("GET", "/_api/version", version, ANY)
     router.add("GET", "/_admin/version", version, ANY)
@@ -132,6 +162,7 @@ def register(router: Router) -> None:
     router.add("GET", "/_admin/server/availability", availability, ANY, public=True)
     router.add("GET", "/_admin/status", status, ANY)
     router.add("GET", "/_admin/time", time_, ANY)
+    router.add("GET", "/_admin/support-info", support_info, ANY)
     router.add("GET", "/_admin/cluster/health", health, ANY)
     router.add("GET", "/_admin/cluster/shardDistribution", shard_distribution, ANY)
     router.add("PUT", "/_admin/cluster/collectionShardDistribution", collection_shard_distribution, ANY)

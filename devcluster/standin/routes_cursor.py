@@ -1,6 +1,7 @@
 """`/_api/cursor` (AQL through aql.py), batched results, and `/_api/query` parsing."""
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -94,7 +95,7 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
     started = time.time()
     try:
         result = await aql.execute(plan, bind_vars, context)
-    except errors.ArangoError:
+    except (errors.ArangoError, asyncio.CancelledError):  # cancelled: a killed async job's query
         if own:
             writes.abort()
         raise

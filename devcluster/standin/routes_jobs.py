@@ -1,34 +1,75 @@
 """Async jobs (`x-arango-async: true|store` and `/_api/job`).
 
-The stand-in runs an async request at once and keeps its answer, so a job is always "done"
-by the time a client asks; the job API then behaves as ArangoDB's does for finished jobs.
+An async request runs as a background task once it has been answered with 202, so a slow one
+(a query with `SLEEP()`) is "pending" until it finishes, as in ArangoDB. Jobs started with
+`store` keep their answer for one `PUT /_api/job/<id>`; `true` jobs keep none.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 from . import errors
-from .http import ANY, Ctx, Router, json_response, ok
+from .http import ANY, Ctx, Router, error_response, json_response, ok
+
+# ArangoDB's answer for a query killed while it runs (ERROR_QUERY_KILLED)
+_KILLED = errors.ArangoError(1500, "query killed", 410)
+
+
+@dataclass
+class Job:
+    task: asyncio.Task | None
+    keep: bool
+    response: web.Response | None = None
+    finished: float | None = None  # epoch seconds; None while pending
+    created: float = field(default_factory=time.time)
 
 
 class JobStore:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
-        self.done: dict[str, web.Response | None] = {}
-        self.finished: dict[str, float] = {}  # job id -> when it finished (epoch seconds)
+        self.jobs: dict[str, Job] = {}
 
-    def add(self, response: web.StreamResponse | None) -> str:
+    def start(self, work: Coroutine[Any, Any, web.StreamResponse], keep: bool) -> str:
         job_id = str(next(self._ids))
-        self.done[job_id] = response if isinstance(response, web.Response) else None
-        self.finished[job_id] = time.time()
+        job = Job(None, keep)
+        self.jobs[job_id] = job
+        job.task = asyncio.get_running_loop().create_task(work)
+        job.task.add_done_callback(lambda task: self._finish(job, task))
         return job_id
 
+    def _finish(self, job: Job, task: asyncio.Task) -> None:
+        if job.finished is not None:
+            return  # cancelled: the answer was set then
+        response = None if task.cancelled() or task.exception() is not None else task.result()
+        if job.keep and isinstance(response, web.Response):
+            job.response = response
+        job.finished = time.time()
+
+    def cancel(self, job: Job) -> None:
+        if job.finished is None and job.task is not None:
+            job.response = error_response(_KILLED) if job.keep else None
+            job.finished = time.time()
+            job.task.cancel()
+
+    def ids(self, pending: bool) -> list[str]:
+        return [i for i, job in self.jobs.items() if (job.finished is None) == pending]
+
     def drop(self, job_id: str) -> None:
-        self.done.pop(job_id, None)
-        self.finished.pop(job_id, None)
+        # a running job is not stopped (as in ArangoDB); its answer is thrown away
+        self.jobs.pop(job_id, None)
+
+    async def close(self) -> None:
+        tasks = [job.task for job in self.jobs.values() if job.task is not None and not job.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _store(ctx: Ctx) -> JobStore:
@@ -37,24 +78,30 @@ def _store(ctx: Ctx) -> JobStore:
 
 def _job(ctx: Ctx) -> str:
     job_id = ctx.params["id"]
-    if job_id not in _store(ctx).done:
+    if job_id not in _store(ctx).jobs:
         raise errors.ArangoError(errors.HTTP_NOT_FOUND, "not found", 404)
     return job_id
 
 
 async def status(ctx: Ctx):  # type: ignore[no-untyped-def]
     if ctx.params["id"] in ("done", "pending"):
-        ids = list(_store(ctx).done) if ctx.params["id"] == "done" else []
+        ids = _store(ctx).ids(pending=ctx.params["id"] == "pending")
         count = ctx.query.get("count")
         return json_response(ids[:int(count)] if count else ids)
     job_id = _job(ctx)
+    if _store(ctx).jobs[job_id].finished is None:
+        return web.Response(status=204)
     return web.Response(status=200, headers={"x-arango-async-id": job_id})
 
 
 async def result(ctx: Ctx):  # type: ignore[no-untyped-def]
+    store = _store(ctx)
     job_id = _job(ctx)
-    stored = _store(ctx).done[job_id]
-    _store(ctx).drop(job_id)
+    job = store.jobs[job_id]
+    if job.finished is None:
+        return web.Response(status=204)
+    store.drop(job_id)
+    stored = job.response
     if stored is None:
         return web.Response(status=204)
     headers = {k: v for k, v in stored.headers.items() if k.lower() not in ("content-length", "content-type")}
@@ -64,7 +111,8 @@ async def result(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 
 async def cancel(ctx: Ctx):  # type: ignore[no-untyped-def]
-    _job(ctx)
+    store = _store(ctx)
+    store.cancel(store.jobs[_job(ctx)])
     return ok({"result": True})
 
 
@@ -73,7 +121,7 @@ async def clear(ctx: Ctx):  # type: ignore[no-untyped-def]
     store = _store(ctx)
     if which in ("all", "expired"):
         stamp = float(ctx.query.get("stamp", "inf")) if which == "expired" else float("inf")
-        for job_id in [j for j, at in store.finished.items() if at < stamp]:
+        for job_id in [i for i, job in store.jobs.items() if (job.finished or job.created) < stamp]:
             store.drop(job_id)
         return ok({"result": True})
     store.drop(_job(ctx))

@@ -13,7 +13,7 @@ from . import (
     routes_jobs, routes_query, routes_replication, routes_revisions, routes_server, routes_standin,
     routes_tasks, routes_token, routes_user, routes_view, routes_wal, transactions,
 )
-from .http import Ctx, Router, error_response, json_response, split_path
+from .http import Ctx, Route, Router, error_response, json_response, split_path
 from .model import COORDINATOR, Cluster, Server
 
 log = logging.getLogger("dc2dc.standin")
@@ -87,23 +87,30 @@ class StandIn:
             await runner.cleanup()
 
     async def close(self) -> None:
+        await self.jobs.close()
         for sid in list(self.runners):
             await self.runners.pop(sid).cleanup()
 
     async def _entry(self, request: web.Request) -> web.StreamResponse:
         mode = request.headers.get("x-arango-async")
         if mode in ("true", "store") and not request.path.startswith("/_api/job"):
-            # executed at once; the answer is kept for PUT /_api/job/<id> when asked to store it
-            response = await self._dispatch(request)
-            if response.status == 401 or _database_missing(response):
-                return response  # refused before it would have been queued, as ArangoDB does
-            job_id = self.jobs.add(response if mode == "store" else None)
+            admitted = self._admit(request)
+            if isinstance(admitted, web.Response):
+                if admitted.status == 401 or _database_missing(admitted):
+                    return admitted  # refused before it would have been queued, as ArangoDB does
+                job = _answer(admitted)
+            else:
+                await request.read()  # the job runs after this request is answered: keep its body
+                job = self._run(request, *admitted)
+            job_id = self.jobs.start(job, keep=mode == "store")
             return web.Response(status=202, headers={"x-arango-async-id": job_id, **_QUEUE_TIME})
-        response = await self._dispatch(request)
+        admitted = self._admit(request)
+        response = admitted if isinstance(admitted, web.Response) else await self._run(request, *admitted)
         response.headers.update(_QUEUE_TIME)
         return response
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    def _admit(self, request: web.Request) -> web.Response | tuple[Route, Ctx]:
+        """Route, authenticate and authorise a request: its handler and context, or the refusal."""
         server: Server = request.app["server"]
         cluster = self.cluster
         db_name, parts = split_path(request.raw_path)
@@ -133,6 +140,12 @@ class StandIn:
             if who is not None and not route.public and not who.superuser:
                 if perms.database_level(cluster, who, db_name) == "none" and not _self_service(parts):
                     raise errors.ArangoError(errors.FORBIDDEN, "not authorized to execute this request", 401)
+        except errors.ArangoError as err:
+            return error_response(err)
+        return route, ctx
+
+    async def _run(self, request: web.Request, route: Route, ctx: Ctx) -> web.StreamResponse:
+        try:
             response = await route.handler(ctx)
             if request.method not in ("GET", "HEAD") and self.on_change is not None:
                 self.on_change()
@@ -144,9 +157,12 @@ class StandIn:
             return json_response(errors.ArangoError(errors.INTERNAL, "internal error", 500).body(), 500)
 
 
-def _database_missing(response: web.StreamResponse) -> bool:
-    return (response.status == 404 and isinstance(response, web.Response)
-            and b'"errorNum":1228' in (response.body or b""))
+def _database_missing(response: web.Response) -> bool:
+    return response.status == 404 and b'"errorNum":1228' in (response.body or b"")
+
+
+async def _answer(response: web.Response) -> web.Response:
+    return response
 
 
 def _self_service(parts: list[str]) -> bool:

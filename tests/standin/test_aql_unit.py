@@ -6,6 +6,7 @@ ArangoDB error, never a guess.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import unicodedata
@@ -13,12 +14,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from dc2dc.devcluster.standin.aql import AqlError, QueryStats, execute, parse
 from dc2dc.devcluster.standin.aql_values import canonical, compare, equal
 from dc2dc.devcluster.standin.errors import ArangoError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 class MemoryStorage:
@@ -185,6 +185,51 @@ async def test_limit_with_bound_values_and_out_of_range():
     assert await run("FOR x IN [1, 2, 3, 4] LIMIT @o, @n RETURN x", o=1, n=2) == [2, 3]
     err = await refused("FOR x IN [1, 2] LIMIT -1 RETURN x")
     assert (err.error_num, err.http_code) == (1504, 400)
+
+
+async def test_ternary_and_its_shorthand_are_right_associative_and_lowest_in_precedence():
+    rows = await run("FOR d IN users SORT d._key RETURN [d.vip ? 'vip' : d.age > 30 ? 'old' : 'young', "
+                     "d.vip ?: d.age, 1 == 2 ? 1 : 2]", users())
+    assert rows == [["old", 31, 2], ["young", 25, 2], ["vip", True, 2], ["young", 25, 2]]
+
+
+async def test_has_tells_a_present_attribute_even_when_null_from_a_missing_one():
+    rows = await run("RETURN [HAS({a: null}, 'a'), HAS({a: 1}, 'b'), HAS(null, 'a'), HAS([1], 'a')]")
+    assert rows == [[True, False, False, False]]
+
+
+async def test_python_arango_find_filter_on_a_dotted_attribute():
+    # collection.find({"city.name": ...}) sends exactly this: a literal "a.b" attribute if the
+    # document has one, else the nested path
+    storage = users()
+    storage.collections["users"]["eve"] = {"_key": "eve", "city.name": "Oslo"}
+    rows = await run("FOR doc IN @@c FILTER (HAS(doc, @f) ? doc[@f] : doc[@f_0][@f_1]) == @v "
+                     "SORT doc._key RETURN doc._key", storage,
+                     **{"@c": "users", "f": "city.name", "f_0": "city", "f_1": "name", "v": "Oslo"})
+    assert rows == ["ann", "cid", "eve"]
+
+
+async def test_rand_is_uniform_in_0_1_and_sorting_by_it_shuffles():
+    values = (await run("FOR i IN 1..200 RETURN RAND()"))
+    assert all(0 <= v < 1 for v in values) and len(set(values)) == 200
+    firsts = {(await run("FOR d IN users SORT RAND() LIMIT 1 RETURN d._key", users()))[0] for _ in range(60)}
+    assert firsts == {"ann", "bob", "cid", "dan"}
+
+
+async def test_sleep_returns_null_after_the_total_wait_and_ignores_bad_durations():
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    assert await run("FOR i IN 1..3 RETURN SLEEP(0.1)") == [None, None, None]
+    assert loop.time() - t0 >= 0.3
+    t0 = loop.time()
+    assert await run("RETURN [SLEEP(-5), SLEEP('1')]") == [[None, None]]
+    assert loop.time() - t0 < 0.3
+
+
+async def test_function_arity_is_checked_as_in_arangodb():
+    for query in ("RETURN HAS({})", "RETURN RAND(1)", "RETURN SLEEP()"):
+        err = await refused(query)
+        assert (err.error_num, err.http_code) == (1541, 400), query
 
 
 # ---------------------------------------------------------------- ordering and operators
@@ -391,8 +436,8 @@ async def test_unknown_collection_is_1203_and_nothing_is_written(query: str):
     "FOR v, e IN OUTBOUND 'users/ann' edges RETURN v",
     "UPSERT {a: 1} INSERT {a: 1} UPDATE {} IN users",
     "FOR d IN users FILTER d._key LIKE 'a%' RETURN d",
-    "FOR d IN users RETURN d.vip ? 1 : 2",
     "FOR d IN users RETURN d.tags[*]",
+    "FOR d IN users RETURN HAS(d, 1)",
     "FOR d IN users FILTER d.tags ANY == 'a' RETURN d",
     "FOR d IN users SEARCH d.age == 1 RETURN d",
     "FOR d IN users SORT d.age @dir RETURN d",

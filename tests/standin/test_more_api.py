@@ -35,11 +35,64 @@ def test_async_job_result_is_kept_until_fetched(standin, db):
                       headers={"x-arango-async": "store"})
     assert r.status_code == 202 and r.content == b""
     job = r.headers["x-arango-async-id"]
-    assert requests.get(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 200
+    assert _wait_done(url, job, standin.auth) == 200
     result = requests.put(f"{url}/_api/job/{job}", auth=standin.auth)
     assert result.status_code == 202 and result.json()["_key"] == "a"
     assert result.headers["x-arango-async-id"] == job
     assert requests.put(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 404
+
+
+def _wait_done(url: str, job: str, auth: tuple[str, str]) -> int:
+    """Poll a job's status as ArangoDB's docs do; the final status code (200 once done)."""
+    deadline = time.monotonic() + 10
+    while (code := requests.get(f"{url}/_api/job/{job}", auth=auth).status_code) == 204:
+        assert time.monotonic() < deadline, f"job {job} still pending"
+        time.sleep(0.05)
+    return code
+
+
+def test_an_async_query_is_pending_while_it_sleeps_then_done(standin, db):
+    url = f"{standin.coordinator}/_db/{db.name}"
+    r = requests.post(f"{url}/_api/cursor", json={"query": "RETURN SLEEP(0.5)"}, auth=standin.auth,
+                      headers={"x-arango-async": "store"})
+    assert r.status_code == 202
+    job = r.headers["x-arango-async-id"]
+    status = requests.get(f"{url}/_api/job/{job}", auth=standin.auth)
+    assert status.status_code == 204 and "x-arango-async-id" not in status.headers
+    assert requests.get(f"{url}/_api/job/pending", auth=standin.auth).json() == [job]
+    assert requests.put(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 204  # not done yet
+    assert _wait_done(url, job, standin.auth) == 200
+    assert job in requests.get(f"{url}/_api/job/done", auth=standin.auth).json()
+    result = requests.put(f"{url}/_api/job/{job}", auth=standin.auth)
+    assert result.status_code == 201 and result.json()["result"] == [None]
+
+
+def test_cancelling_a_pending_query_job_kills_the_query(standin, db):
+    url = f"{standin.coordinator}/_db/{db.name}"
+    db.create_collection("c")
+    r = requests.post(f"{url}/_api/cursor", json={"query": "LET s = SLEEP(5) INSERT {_key: 'x'} INTO c"},
+                      auth=standin.auth, headers={"x-arango-async": "store"})
+    job = r.headers["x-arango-async-id"]
+    cancel = requests.put(f"{url}/_api/job/{job}/cancel", auth=standin.auth)
+    assert cancel.status_code == 200 and cancel.json()["result"] is True
+    result = requests.put(f"{url}/_api/job/{job}", auth=standin.auth)
+    assert (result.status_code, result.json()["errorNum"]) == (410, 1500)
+    assert db.collection("c").count() == 0
+    db.collection("c").insert({"_key": "x"})  # the killed query left nothing behind
+
+
+def test_deleting_a_pending_job_forgets_it_but_the_request_still_runs(standin, db):
+    url = f"{standin.coordinator}/_db/{db.name}"
+    db.create_collection("c")
+    r = requests.post(f"{url}/_api/cursor", json={"query": "LET s = SLEEP(0.3) INSERT {_key: 'x'} INTO c"},
+                      auth=standin.auth, headers={"x-arango-async": "store"})
+    job = r.headers["x-arango-async-id"]
+    assert requests.delete(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 200
+    assert requests.get(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 404
+    deadline = time.monotonic() + 10
+    while db.collection("c").count() == 0:
+        assert time.monotonic() < deadline, "the deleted job's query never ran"
+        time.sleep(0.05)
 
 
 def test_access_tokens_work_as_passwords_until_deleted(standin):

@@ -1,6 +1,8 @@
 """Identity and topology endpoints answer like an ArangoDB cluster's."""
 from __future__ import annotations
 
+import uuid
+
 import requests
 
 
@@ -58,3 +60,23 @@ def test_unknown_path_and_method(standin):
     assert r.status_code == 404 and r.json()["errorNum"] == 404
     r = requests.post(f"{standin.coordinator}/_api/version", auth=standin.auth)
     assert r.status_code == 405 and r.json()["errorNum"] == 405
+
+
+def test_support_info_describes_the_deployment_to_system_admins_only(standin, standin_single, db):
+    info = standin.sys_db().support_info()
+    assert info["date"].endswith("Z") and info["deployment"]["type"] == "cluster"
+    servers = info["deployment"]["servers"]
+    assert sorted(s["role"] for s in servers.values()) == ["COORDINATOR", "PRIMARY", "PRIMARY", "PRIMARY"]
+    assert (info["deployment"]["coordinators"], info["deployment"]["dbServers"]) == (1, 3)
+    single = standin_single.sys_db().support_info()
+    assert single["deployment"] == {"type": "single"} and single["host"]["role"] == "SINGLE"
+    other_db = requests.get(f"{standin.coordinator}/_db/{db.name}/_admin/support-info", auth=standin.auth)
+    assert (other_db.status_code, other_db.json()["errorNum"]) == (403, 1230)
+    user = f"u{uuid.uuid4().hex[:8]}"
+    standin.sys_db().create_user(user, "pw")
+    try:
+        standin.sys_db().update_permission(user, "ro", "_system")
+        r = requests.get(f"{standin.coordinator}/_admin/support-info", auth=(user, "pw"))
+        assert (r.status_code, r.json()["errorNum"]) == (403, 403)
+    finally:
+        standin.sys_db().delete_user(user)

@@ -1,0 +1,78 @@
+"""The few AQL functions besides ``LENGTH()`` that the stand-in evaluates: ``HAS``, ``RAND``, ``SLEEP``.
+
+They are the ones python-arango's helpers send (``collection.find()`` filters nested attributes
+with ``HAS``, ``collection.random()`` sorts by ``RAND()``) and that clients use to make a query
+take time (``SLEEP``). Semantics follow ArangoDB's AQL documentation (functions/document-object,
+functions/numeric, functions/miscellaneous).
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .aql_errors import QUERY_FUNCTION_ARGUMENT_NUMBER_MISMATCH, AqlError
+from .aql_nodes import Expr, Runtime
+from .aql_values import rank
+from .errors import NOT_IMPLEMENTED
+
+
+def _has(args: list[Any], rt: Runtime) -> bool:
+    value, name = args
+    if not isinstance(value, dict):
+        return False  # HAS() of a non-object is false, not an error
+    if not isinstance(name, str):
+        raise AqlError(NOT_IMPLEMENTED, "AQL: HAS() with a non-string attribute name is not supported "
+                       "by the dc2dc ArangoDB stand-in (while executing)")
+    return name in value
+
+
+def _rand(args: list[Any], rt: Runtime) -> float:
+    return random.random()
+
+
+def _sleep(args: list[Any], rt: Runtime) -> None:
+    seconds = args[0]
+    # ArangoDB answers a non-numeric or negative duration with a warning and null, not a wait
+    if rank(seconds) == 2 and seconds >= 0:
+        rt.sleep_seconds += float(seconds)
+
+
+@dataclass(frozen=True)
+class _Function:
+    min_args: int
+    max_args: int
+    impl: Callable[[list[Any], Runtime], Any]
+    deterministic: bool
+
+
+FUNCTIONS: dict[str, _Function] = {
+    "HAS": _Function(2, 2, _has, True),
+    "RAND": _Function(0, 0, _rand, False),
+    "SLEEP": _Function(1, 1, _sleep, False),
+}
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A call of one of :data:`FUNCTIONS`; arguments are evaluated first, left to right."""
+
+    name: str
+    args: tuple[Expr, ...]
+
+    def evaluate(self, row: dict, rt: Runtime) -> Any:
+        return FUNCTIONS[self.name].impl([a.evaluate(row, rt) for a in self.args], rt)
+
+    def is_constant(self) -> bool:
+        return FUNCTIONS[self.name].deterministic and all(a.is_constant() for a in self.args)
+
+
+def make_call(name: str, args: list[Expr]) -> Call:
+    """``Call`` of ``name`` (upper case, one of :data:`FUNCTIONS`) after ArangoDB's arity check."""
+    fn = FUNCTIONS[name]
+    if not fn.min_args <= len(args) <= fn.max_args:
+        raise AqlError(QUERY_FUNCTION_ARGUMENT_NUMBER_MISMATCH, f"AQL: invalid number of arguments "
+                       f"for function '{name}()', expected number of arguments: minimum: "
+                       f"{fn.min_args}, maximum: {fn.max_args} (while parsing)")
+    return Call(name, tuple(args))
