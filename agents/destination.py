@@ -252,9 +252,10 @@ class DestinationWorker:
         self._main, self._tasks = [], []
         for client in (self._control_consumer, self._producer):
             if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.stop()
+                await _close(client)
         self._control_consumer = self._producer = None
+        # Closing is idempotent and the client reconnects on its next request, so an injected one is safe to close.
+        await self._http.close()
         self._ended.set()
 
     # --- active / standby ------------------------------------------------------------------------
@@ -291,8 +292,7 @@ class DestinationWorker:
             self._poll_task = None
         await self._revoked(set(self._shards))
         if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self._consumer.stop()
+            await _close(self._consumer)
             self._consumer = None
         if was_active:
             log.info("destination worker %s->%s is standing by", self.config.src, self.config.dst)
@@ -605,6 +605,21 @@ class DestinationWorker:
                     await self._send_feedback(Op.APPLIED, {"dst": self.config.dst, "positions": positions})
                 except Exception as exc:   # feedback is advisory; the next round repeats it
                     log.warning("feedback not sent: %s", exc)
+
+
+async def _close(client: AIOKafkaConsumer | AIOKafkaProducer, timeout_s: float = 15.0) -> None:
+    """Stop a Kafka client without letting shutdown hang.
+
+    A consumer's stop waits for its group coordination to finish; that can sit in a broker
+    request for a long time (seen when the control loop had died and nobody polled any more).
+    Nothing is lost by giving up: positions live in ArangoDB, and offsets are never committed.
+    """
+    try:
+        await asyncio.wait_for(client.stop(), timeout_s)
+    except asyncio.TimeoutError:
+        log.warning("%s did not stop within %.0fs; abandoned", type(client).__name__, timeout_s)
+    except Exception as exc:   # a client that fails while stopping is stopped enough
+        log.warning("%s failed while stopping: %r", type(client).__name__, exc)
 
 
 class _ControlListener(ConsumerRebalanceListener):
