@@ -54,6 +54,9 @@ class StandinAqlContext:
         coll = self._coll(collection)
         return sum(1 for _ in self.iter_documents(coll.name)) if self.writes.overlay else coll.count()
 
+    def indexes(self, collection: str) -> list[dict]:
+        return self._coll(collection).indexes
+
     @staticmethod
     def _options(options: dict) -> WriteOptions:
         return WriteOptions(

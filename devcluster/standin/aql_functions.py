@@ -1,9 +1,11 @@
-"""The few AQL functions besides ``LENGTH()`` that the stand-in evaluates: ``HAS``, ``RAND``, ``SLEEP``.
+"""The few AQL functions besides ``LENGTH()`` that the stand-in evaluates: ``HAS``, ``RAND``,
+``SLEEP``, and the collection functions ``NEAR`` / ``WITHIN`` (``aql_geo``).
 
 They are the ones python-arango's helpers send (``collection.find()`` filters nested attributes
-with ``HAS``, ``collection.random()`` sorts by ``RAND()``) and that clients use to make a query
-take time (``SLEEP``). Semantics follow ArangoDB's AQL documentation (functions/document-object,
-functions/numeric, functions/miscellaneous).
+with ``HAS``, ``collection.random()`` sorts by ``RAND()``, ``find_near()`` / ``find_in_radius()``
+loop over ``NEAR()`` / ``WITHIN()``) and that clients use to make a query take time (``SLEEP``).
+Semantics follow ArangoDB's AQL documentation (functions/document-object, functions/numeric,
+functions/miscellaneous, functions/geo).
 """
 from __future__ import annotations
 
@@ -12,8 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .aql_errors import QUERY_FUNCTION_ARGUMENT_NUMBER_MISMATCH, AqlError
-from .aql_nodes import Expr, Runtime
+from . import aql_geo
+from .aql_errors import (
+    QUERY_FUNCTION_ARGUMENT_NUMBER_MISMATCH,
+    QUERY_FUNCTION_ARGUMENT_TYPE_MISMATCH,
+    AqlError,
+)
+from .aql_nodes import CollectionRef, Expr, Runtime
 from .aql_values import rank
 from .errors import NOT_IMPLEMENTED
 
@@ -45,12 +52,21 @@ class _Function:
     max_args: int
     impl: Callable[[list[Any], Runtime], Any]
     deterministic: bool
+    on_collection: bool = False  # the first argument names a collection (a name or @@param)
+
+
+def _collection_function(impl: Callable[[str, list[Any], Runtime], Any]) -> Callable[[list[Any], Runtime], Any]:
+    def call(args: list[Any], rt: Runtime) -> Any:
+        return impl(args[0], args[1:], rt)
+    return call
 
 
 FUNCTIONS: dict[str, _Function] = {
     "HAS": _Function(2, 2, _has, True),
     "RAND": _Function(0, 0, _rand, False),
     "SLEEP": _Function(1, 1, _sleep, False),
+    "NEAR": _Function(3, 5, _collection_function(aql_geo.near), False, on_collection=True),
+    "WITHIN": _Function(4, 5, _collection_function(aql_geo.within), False, on_collection=True),
 }
 
 
@@ -62,7 +78,18 @@ class Call(Expr):
     args: tuple[Expr, ...]
 
     def evaluate(self, row: dict, rt: Runtime) -> Any:
-        return FUNCTIONS[self.name].impl([a.evaluate(row, rt) for a in self.args], rt)
+        fn = FUNCTIONS[self.name]
+        args = [self._collection(row, rt) if fn.on_collection and i == 0 else a.evaluate(row, rt)
+                for i, a in enumerate(self.args)]
+        return fn.impl(args, rt)
+
+    def _collection(self, row: dict, rt: Runtime) -> str:
+        arg = self.args[0]
+        name = rt.collection_name(arg) if isinstance(arg, CollectionRef) else arg.evaluate(row, rt)
+        if not isinstance(name, str):
+            raise AqlError(QUERY_FUNCTION_ARGUMENT_TYPE_MISMATCH, f"AQL: invalid argument type in call "
+                           f"to function '{self.name}()' (while executing)")
+        return name
 
     def is_constant(self) -> bool:
         return FUNCTIONS[self.name].deterministic and all(a.is_constant() for a in self.args)

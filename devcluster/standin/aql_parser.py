@@ -440,8 +440,9 @@ class _Parser:
                 break
         fname = name.value.upper()
         if fname in FUNCTIONS:
-            for arg in args:
-                self.mark_operand(arg)
+            for i, arg in enumerate(args):
+                if not (i == 0 and FUNCTIONS[fname].on_collection):
+                    self.mark_operand(arg)
             return make_call(fname, args)
         if fname not in ("LENGTH", "COUNT"):
             raise unsupported(f"the AQL function {fname}()")

@@ -84,10 +84,14 @@ def _job(ctx: Ctx) -> str:
 
 
 async def status(ctx: Ctx):  # type: ignore[no-untyped-def]
-    if ctx.params["id"] in ("done", "pending"):
-        ids = _store(ctx).ids(pending=ctx.params["id"] == "pending")
+    which = ctx.params["id"]
+    if which in ("done", "pending"):
+        ids = _store(ctx).ids(pending=which == "pending")
         count = ctx.query.get("count")
         return json_response(ids[:int(count)] if count else ids)
+    if not which or which[0] not in "123456789":
+        # ArangoDB reads a value not starting with a digit 1-9 as a (bad) list type, not a job id
+        raise errors.ArangoError(errors.HTTP_BAD_PARAMETER, "bad parameter", 400)
     job_id = _job(ctx)
     if _store(ctx).jobs[job_id].finished is None:
         return web.Response(status=204)

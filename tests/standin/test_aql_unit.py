@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 import unicodedata
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ class MemoryStorage:
 
     def __init__(self, readonly: tuple[str, ...] = (), **collections: list[dict]) -> None:
         self.readonly = readonly
+        self.index_defs: dict[str, list[dict]] = {}
         self.collections: dict[str, dict[str, dict]] = {}
         self.revs = itertools.count(1)
         self.keys = itertools.count(1)
@@ -70,6 +72,10 @@ class MemoryStorage:
 
     def count(self, collection: str) -> int:
         return len(self._coll(collection))
+
+    def indexes(self, collection: str) -> list[dict]:
+        self.count(collection)
+        return [{"type": "primary", "fields": ["_key"]}, *self.index_defs.get(collection, [])]
 
     async def insert(self, collection: str, doc: dict, options: dict) -> dict:
         self.calls.append(("insert", collection, options))
@@ -230,6 +236,47 @@ async def test_function_arity_is_checked_as_in_arangodb():
     for query in ("RETURN HAS({})", "RETURN RAND(1)", "RETURN SLEEP()"):
         err = await refused(query)
         assert (err.error_num, err.http_code) == (1541, 400), query
+
+
+def places(index: dict) -> MemoryStorage:
+    storage = MemoryStorage(places=[
+        {"_key": "a", "loc": [1, 1], "pair": {"lat": 1, "lon": 1}, "geo": {"type": "Point", "coordinates": [1, 1]}},
+        {"_key": "b", "loc": [1, 4], "pair": {"lat": 1, "lon": 4}, "geo": {"type": "Point", "coordinates": [4, 1]}},
+        {"_key": "c", "loc": [4, 4], "pair": {"lat": 4, "lon": 4}, "geo": {"type": "Point", "coordinates": [4, 4]}},
+        {"_key": "d", "loc": [1, 4], "pair": {"lat": 1, "lon": 4}, "geo": {"type": "Point", "coordinates": [4, 1]}},
+        {"_key": "e", "loc": "nowhere", "pair": {"lat": 91, "lon": 0}, "geo": [1, 2, 3]},
+    ])
+    storage.index_defs["places"] = [index]
+    return storage
+
+
+@pytest.mark.parametrize("index", [
+    {"type": "geo", "fields": ["loc"]},
+    {"type": "geo", "fields": ["pair.lat", "pair.lon"]},
+    {"type": "geo", "fields": ["geo"], "geoJson": True},
+])
+async def test_near_returns_indexed_documents_nearest_first(index: dict):
+    storage = places(index)
+    rows = await run("FOR d IN NEAR(@c, 1, 4.1, 3) RETURN d._key", storage, c="places")
+    assert rows == ["b", "d", "c"]  # equal distances in key order; "e" has no valid coordinates
+    assert await run("FOR d IN NEAR(@c, 1, 1) RETURN d._key", storage, c="places") == ["a", "b", "d", "c"]
+    assert await run("FOR d IN NEAR(@c, 1, 1, 0) RETURN d", storage, c="places") == []
+
+
+async def test_within_is_a_radius_in_meters_and_can_return_the_distance():
+    storage = places({"type": "geo", "fields": ["loc"]})
+    one_degree = 6_371_000 * math.pi / 180  # along a meridian
+    rows = await run("FOR d IN WITHIN(@@c, 2, 1, @r, 'dist') RETURN [d._key, d.dist]", storage,
+                     **{"@c": "places", "r": one_degree + 1})
+    assert [k for k, _ in rows] == ["a"] and rows[0][1] == pytest.approx(one_degree)
+    assert await run("FOR d IN WITHIN(@@c, 1, 4, 0) RETURN d._key", storage, **{"@c": "places"}) == ["b", "d"]
+
+
+async def test_geo_functions_need_a_geo_index_and_an_existing_collection():
+    err = await refused("FOR d IN NEAR('places', 1, 1) RETURN d", places({"type": "persistent", "fields": ["loc"]}))
+    assert (err.error_num, err.http_code) == (1570, 400)
+    err = await refused("FOR d IN WITHIN('nope', 1, 1, 5) RETURN d", users())
+    assert (err.error_num, err.http_code) == (1203, 404)
 
 
 # ---------------------------------------------------------------- ordering and operators

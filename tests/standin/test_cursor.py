@@ -48,3 +48,14 @@ def test_unknown_collection_is_1203(db):
     with pytest.raises(AQLQueryExecuteError) as exc:
         db.aql.execute("FOR d IN nope RETURN d")
     assert exc.value.error_code == 1203
+
+
+def test_python_arango_simple_query_helpers_over_a_sharded_collection(db):
+    coll = db.create_collection("places", shard_count=3)
+    coll.add_index({"type": "geo", "fields": ["loc"]})
+    coll.import_bulk([{"_key": "1", "loc": [1, 1], "a": {"b": 1}}, {"_key": "2", "loc": [1, 4], "a.b": 1},
+                      {"_key": "3", "loc": [4, 4], "a": {"b": 2}}, {"_key": "4", "loc": [4, 4]}])
+    assert [d["_key"] for d in coll.find_near(latitude=4, longitude=4, limit=3)] == ["3", "4", "2"]
+    assert [(d["_key"], d["dist"]) for d in coll.find_in_radius(1, 1, 10, distance_field="dist")] == [("1", 0)]
+    assert sorted(d["_key"] for d in coll.find({"a.b": 1})) == ["1", "2"]  # nested or literal dotted name
+    assert {coll.random()["_key"] for _ in range(40)} == {"1", "2", "3", "4"}

@@ -40,6 +40,9 @@ def test_async_job_result_is_kept_until_fetched(standin, db):
     assert result.status_code == 202 and result.json()["_key"] == "a"
     assert result.headers["x-arango-async-id"] == job
     assert requests.put(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 404
+    assert requests.get(f"{url}/_api/job/{job}", auth=standin.auth).status_code == 404
+    bad_type = requests.get(f"{url}/_api/job/finished", auth=standin.auth)
+    assert (bad_type.status_code, bad_type.json()["errorNum"]) == (400, 400)
 
 
 def _wait_done(url: str, job: str, auth: tuple[str, str]) -> int:
