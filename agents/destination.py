@@ -55,14 +55,13 @@ from dc2dc.pipeline.apply_batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS, Recei
 from dc2dc.pipeline.arango_apply import DocumentWriter, ShardApplier, Target, locate, retrying
 from dc2dc.pipeline.arango_http import ArangoHttp
 from dc2dc.pipeline.errors import Dc2dcError
-from dc2dc.pipeline.lag import shard_topics_pattern
 from dc2dc.pipeline.positions import AppliedStructure, Position, PositionStore
 from dc2dc.pipeline.structure_apply import StructureApplier
 from dc2dc.topics import codec
 from dc2dc.topics.admin import TopicSettings, ensure_topics
 from dc2dc.topics.chunking import Reassembler
 from dc2dc.topics.envelope import Envelope, Op
-from dc2dc.topics.names import control_topic, feedback_topic, shard_of
+from dc2dc.topics.names import control_topic, feedback_topic, shard_of, shard_topics_pattern
 from dc2dc.topics.signing import Verifier
 
 log = logging.getLogger(__name__)

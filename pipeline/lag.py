@@ -17,15 +17,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dc2dc.pipeline.positions import Position
 from dc2dc.topics import codec
-from dc2dc.topics.names import shard_of, shard_topic
+from dc2dc.topics.names import shard_of, shard_topics_pattern
 
 # Transaction markers take offsets too; look this many offsets back for the newest data record.
 _TAIL_WINDOW = 64
-
-
-def shard_topics_pattern(src: str) -> str:
-    """Anchored regex of every shard topic of ``src`` (aiokafka subscribes with ``re.match``)."""
-    return "^" + re.escape(shard_topic(src, "x")[:-1]) + r"[A-Za-z0-9_-]+$"
 
 
 @dataclass(frozen=True)

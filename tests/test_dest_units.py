@@ -8,7 +8,8 @@ import re
 import pytest
 
 from dc2dc.agents.destination import _Gate
-from dc2dc.pipeline.lag import Head, shard_lags, shard_topics_pattern
+from dc2dc.pipeline.lag import Head, shard_lags
+from dc2dc.topics.names import shard_topics_pattern
 from dc2dc.pipeline.positions import Position
 from dc2dc.pipeline.structure_apply import _covers, _differs
 

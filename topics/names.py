@@ -55,6 +55,11 @@ def feedback_topics_regex(src_dc: str, dst_dc: str) -> str:
     return re.escape(feedback_topic(src_dc, dst_dc)) + r"(\.probe)?"
 
 
+def shard_topics_pattern(src: str) -> str:
+    """Anchored regex of every shard topic of ``src`` (aiokafka subscribes with ``re.match``)."""
+    return "^" + re.escape(shard_topic(src, "x")[:-1]) + r"[A-Za-z0-9_-]+$"
+
+
 def shard_of(topic: str) -> tuple[str, str] | None:
     """``(src_dc, shard)`` for a shard topic name, else None."""
     m = re.fullmatch(rf"{PREFIX}\.([A-Za-z0-9_-]+)\.shard\.([A-Za-z0-9_-]+)", topic)
