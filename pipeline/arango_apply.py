@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
 from dc2dc.pipeline import errno
 from dc2dc.pipeline.apply_batch import Step, StreamProtocolError
 from dc2dc.pipeline.arango_http import ArangoHttp, Response
+from dc2dc.pipeline.arango_query import query
 from dc2dc.pipeline.errors import ArangoError
 from dc2dc.pipeline.structure import shard_order
 from dc2dc.pipeline.structure_apply import StructureError
@@ -149,21 +150,14 @@ class DocumentWriter:
     async def shard_keys(self, target: Target) -> list[str]:
         return await self._query(target, "FOR d IN @@c RETURN d._key", None)
 
-    async def _query(self, target: Target, query: str, trx: str | None) -> list[Any]:
+    async def _query(self, target: Target, aql: str, trx: str | None) -> list[Any]:
         if not target.exclusive:
             raise StreamProtocolError(
                 f"{target.db}/{target.coll}: a single-server destination keeps all source shards in one "
                 f"collection, so one source shard cannot be truncated or resynced there")
         options = {"shardIds": [target.shard]} if target.shard is not None else {}
-        resp = await self._http.request("POST", "/_api/cursor", db=target.db, headers=self._headers(trx), json={
-            "query": query, "bindVars": {"@c": target.coll}, "batchSize": 10000, "options": options})
-        body = resp.json()
-        out = list(body.get("result", []))
-        while body.get("hasMore"):
-            body = (await self._http.request("POST", f"/_api/cursor/{body['id']}", db=target.db,
-                                             headers=self._headers(trx))).json()
-            out.extend(body.get("result", []))
-        return out
+        return [item async for item in query(self._http, aql, db=target.db, bind_vars={"@c": target.coll},
+                                             options=options, batch_size=10000, headers=self._headers(trx))]
 
     async def begin(self, target: Target) -> str:
         resp = await self._http.request("POST", "/_api/transaction/begin", db=target.db,

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from dc2dc.pipeline import errno
 from dc2dc.pipeline.arango_apply import check_items
 from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango_query import query
 from dc2dc.pipeline.errors import ArangoError
 
 COLLECTION = "_dc2dc_positions"
@@ -90,28 +91,17 @@ class PositionStore:
 
     async def load(self) -> dict[str, Position]:
         """Every stored shard position of this source, by shard id."""
+        out: dict[str, Position] = {}
         try:
-            resp = await self._http.request("POST", "/_api/cursor", db=_SYSTEM_DB, json={
-                "query": "FOR d IN @@c FILTER d.src == @src AND d.shard != null RETURN d",
-                "bindVars": {"@c": COLLECTION, "src": self.src}, "batchSize": 1000})
+            async for doc in query(self._http, "FOR d IN @@c FILTER d.src == @src AND d.shard != null RETURN d",
+                                   db=_SYSTEM_DB, bind_vars={"@c": COLLECTION, "src": self.src}):
+                pos = Position(**{k: v for k, v in doc.items() if k in _POSITION_FIELDS})
+                out[pos.shard] = pos
         except ArangoError as exc:
             if exc.error_num == errno.ARANGO_DATA_SOURCE_NOT_FOUND:
                 return {}   # no destination worker has run here yet
             raise
-        out: dict[str, Position] = {}
-        for doc in await self._drain(resp.json()):
-            pos = Position(**{k: v for k, v in doc.items() if k in _POSITION_FIELDS})
-            out[pos.shard] = pos
         return out
-
-    async def _drain(self, first: dict[str, Any]) -> list[dict[str, Any]]:
-        result = list(first.get("result", []))
-        body = first
-        while body.get("hasMore"):
-            resp = await self._http.request("POST", f"/_api/cursor/{body['id']}", db=_SYSTEM_DB)
-            body = resp.json()
-            result.extend(body.get("result", []))
-        return result
 
     async def save(self, positions: Iterable[Position]) -> None:
         """Write positions (replace-insert, so a repeated write is harmless)."""
