@@ -10,6 +10,7 @@ from aiohttp import web
 from . import aql, errors, perms, transactions
 from .aql_context import StandinAqlContext
 from .http import COORD, Ctx, Router, ok
+from .running_queries import RunningQueries
 from .writes import Writes
 
 DEFAULT_BATCH = 1000
@@ -93,12 +94,18 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
     context = StandinAqlContext(ctx.cluster, ctx.db, writes, ctx.who,
                                 list(shard_ids) if isinstance(shard_ids, list) else None)
     started = time.time()
+    queries: RunningQueries = ctx.request.app["standin"].queries
+    running = queries.start(str(ctx.cluster.ids.next()), ctx.db_name, ctx.who.user or "", body["query"], bind_vars)
     try:
         result = await aql.execute(plan, bind_vars, context)
-    except (errors.ArangoError, asyncio.CancelledError):  # cancelled: a killed async job's query
+    except (errors.ArangoError, asyncio.CancelledError) as exc:  # cancelled: a killed query or job
         if own:
             writes.abort()
+        if isinstance(exc, asyncio.CancelledError) and running.killed:
+            raise errors.ArangoError(errors.QUERY_KILLED, "query killed", 410) from None
         raise
+    finally:
+        queries.finish(running)
     if own:
         writes.commit()
     extra = _extra(plan, context.writes_executed, time.time() - started, options, len(result))

@@ -19,7 +19,7 @@ from . import errors
 from .http import ANY, Ctx, Router, error_response, json_response, ok
 
 # ArangoDB's answer for a query killed while it runs (ERROR_QUERY_KILLED)
-_KILLED = errors.ArangoError(1500, "query killed", 410)
+_KILLED = errors.ArangoError(errors.QUERY_KILLED, "query killed", 410)
 
 
 @dataclass

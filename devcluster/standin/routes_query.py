@@ -1,5 +1,6 @@
-"""AQL management around the cursor API: parse/validate, explain, query tracking, the query
-and plan caches (always off and empty in the stand-in), and user-defined AQL functions, which
+"""AQL management around the cursor API: parse/validate, explain, query tracking (running
+queries are listed and can be killed; the slow-query list stays empty), the query and plan
+caches (always off and empty in the stand-in), and user-defined AQL functions, which
 are stored as documents of `_aqlfunctions` like ArangoDB does (the stand-in cannot run them)."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from . import aql, documents, errors, perms
 from .documents import WriteOptions
 from .http import COORD, Ctx, Router, json_response, ok
+from .running_queries import RunningQueries
 from .writes import Writes
 
 QUERY_NOT_FOUND = 1591
@@ -74,8 +76,23 @@ async def clear_slow(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({})
 
 
+def _running(ctx: Ctx) -> RunningQueries:
+    return ctx.request.app["standin"].queries
+
+
+async def current_queries(ctx: Ctx):  # type: ignore[no-untyped-def]
+    perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "ro")
+    if not _TRACKING["enabled"]:
+        return json_response([])
+    return json_response([q.describe(bool(_TRACKING["trackBindVars"]))
+                          for q in _running(ctx).in_database(ctx.db_name)])
+
+
 async def kill(ctx: Ctx):  # type: ignore[no-untyped-def]
-    raise errors.ArangoError(QUERY_NOT_FOUND, f"query ID {ctx.params['id']} not found", 404)
+    perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "ro")
+    if not _running(ctx).kill(ctx.db_name, ctx.params["id"]):
+        raise errors.ArangoError(QUERY_NOT_FOUND, f"query ID {ctx.params['id']} not found", 404)
+    return ok({})
 
 
 _CACHE = {"mode": "off", "maxResults": 128, "maxResultsSize": 268435456, "maxEntrySize": 16777216,
@@ -155,7 +172,7 @@ def register(router: Router) -> None:
     router.add("POST", "/_api/query", validate, COORD)
     router.add("POST", "/_api/explain", explain, COORD)
     router.add("GET|PUT", "/_api/query/properties", tracking, COORD)
-    router.add("GET", "/_api/query/current", no_queries, COORD)
+    router.add("GET", "/_api/query/current", current_queries, COORD)
     router.add("GET", "/_api/query/slow", no_queries, COORD)
     router.add("DELETE", "/_api/query/slow", clear_slow, COORD)
     router.add("GET", "/_api/query/rules", no_queries, COORD)

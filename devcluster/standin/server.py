@@ -15,6 +15,7 @@ from . import (
 )
 from .http import Ctx, Route, Router, error_response, json_response, split_path
 from .model import COORDINATOR, Cluster, Server
+from .running_queries import RunningQueries
 
 log = logging.getLogger("dc2dc.standin")
 MAX_BODY = 64 * 1024 * 1024  # documents up to 32 MB, plus JSON/batch overhead
@@ -54,6 +55,7 @@ class StandIn:
         self.log_levels: dict[str, str] = {}
         self.log_structured: dict[str, bool] = {"database": False, "username": False, "url": False}
         self.jobs = routes_jobs.JobStore()
+        self.queries = RunningQueries()
 
     def url(self, server: Server) -> str:
         scheme = "https" if self.ssl_context else "http"

@@ -130,3 +130,25 @@ def test_user_aql_functions_are_stored_in_aqlfunctions(db):
     assert [f["name"] for f in db.aql.functions()] == ["my::double"]
     assert db.collection("_aqlfunctions").count() == 1
     assert db.aql.delete_function("my", group=True) == {"deleted": 1}
+
+
+def test_running_queries_are_listed_and_can_be_killed(standin, db):
+    url = f"{standin.coordinator}/_db/{db.name}"
+    r = requests.post(f"{url}/_api/cursor", json={"query": "RETURN SLEEP(@s)", "bindVars": {"s": 30}},
+                      auth=standin.auth, headers={"x-arango-async": "store"})
+    job = r.headers["x-arango-async-id"]
+    deadline = time.monotonic() + 10
+    while not (running := db.aql.queries()):
+        assert time.monotonic() < deadline, "the query never showed as running"
+        time.sleep(0.05)
+    [query] = running
+    assert (query["query"], query["bind_vars"], query["state"]) == ("RETURN SLEEP(@s)", {"s": 30}, "executing")
+    assert query["started"].endswith("Z") and query["runtime"] >= 0
+    assert standin.sys_db().aql.queries() == []  # listed in its own database only
+    assert db.aql.kill(query["id"]) is True
+    assert _wait_done(url, job, standin.auth) == 200
+    result = requests.put(f"{url}/_api/job/{job}", auth=standin.auth)
+    assert (result.status_code, result.json()["errorNum"]) == (410, 1500)
+    assert db.aql.queries() == []
+    kill_again = requests.delete(f"{url}/_api/query/{query['id']}", auth=standin.auth)
+    assert (kill_again.status_code, kill_again.json()["errorNum"]) == (404, 1591)
