@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from arango import ArangoClient
+from arango.collection import StandardCollection
 from arango.database import StandardDatabase
 
 from dc2dc.devcluster.up import DevEnvironment, EnvSpec, start_environment
@@ -74,6 +77,9 @@ class Pipeline:
     def statuses(self) -> dict[str, Any]:
         return {f"{role}-{dc}": w.status() for (role, dc), w in self.workers.items()}
 
+    def log_tails(self, lines: int = 15) -> str:
+        return "\n".join(f"--- {role}-{dc} log:\n{w.proc.log_tail(lines)}" for (role, dc), w in self.workers.items())
+
     def db(self, dc: str, name: str = "_system") -> StandardDatabase:
         """A python-arango handle on ``dc``'s coordinator as root (what an application would use)."""
         arango = self.env.arangodb[dc]
@@ -127,7 +133,8 @@ def wait_in_sync(pipeline: Pipeline, src: str = "A", dst: str = "B", *, timeout:
             raise AssertionError(
                 f"{dst} did not converge to {src} within {timeout:.0f}s.\n"
                 f"differences:\n  " + "\n  ".join(differences(report)) + "\n"
-                f"workers:\n{json.dumps(pipeline.statuses(), indent=1, default=str)[:20000]}")
+                f"workers:\n{json.dumps(pipeline.statuses(), indent=1, default=str)[:20000]}\n"
+                f"{pipeline.log_tails()}")
         time.sleep(interval)
 
 
@@ -138,3 +145,55 @@ def duplicates(pipeline: Pipeline, dst: str) -> int:
     if worker is not None:
         statuses.append(worker.status())
     return sum(s["DestinationWorker"]["stats"]["duplicates"] for s in statuses if s)
+
+
+class Writer(threading.Thread):
+    """Load on one collection of a DC: inserts, updates and removes in a loop until ``finish``.
+
+    It keeps the set of keys that must exist afterwards, so a test can tell "nothing lost" from
+    "both sides lost the same"; an error in the loop is re-raised by ``finish``.
+    """
+
+    def __init__(self, pipeline: Pipeline, dc: str, db: str, coll: str, existing: int = 0, seed: int = 0) -> None:
+        super().__init__(name=f"writer-{dc}-{db}-{coll}", daemon=True)
+        arango = pipeline.env.arangodb[dc]
+        # Its own client: python-arango's HTTP session is not shared across threads.
+        self._client = ArangoClient(hosts=arango["coordinator"], request_timeout=300)
+        self._coll: StandardCollection = self._client.db(
+            db, username=arango.get("username", "root"), password=arango["password"]).collection(coll)
+        self.keys = [f"k{i}" for i in range(existing)]
+        self.writes = 0
+        self._random = random.Random(seed)
+        self._next = existing
+        self._halt = threading.Event()
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self._halt.is_set():
+                self._round()
+                time.sleep(0.05)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread by finish()
+            self._error = exc
+
+    def _round(self) -> None:
+        new = [f"k{i}" for i in range(self._next, self._next + 100)]
+        self._next += 100
+        self._coll.import_bulk([{"_key": k, "v": 0, "pad": "x" * 200} for k in new], halt_on_error=True)
+        self.keys += new
+        touched = self._random.sample(self.keys, 50)
+        failed = [r for r in self._coll.update_many([{"_key": k, "v": self.writes} for k in touched])
+                  if isinstance(r, Exception)]
+        gone = set(self._random.sample(self.keys, 20))
+        failed += [r for r in self._coll.delete_many([{"_key": k} for k in gone]) if isinstance(r, Exception)]
+        if failed:
+            raise AssertionError(f"writes to the source failed: {failed[:3]}")
+        self.keys = [k for k in self.keys if k not in gone]
+        self.writes += 170
+
+    def finish(self) -> None:
+        self._halt.set()
+        self.join()
+        self._client.close()
+        if self._error is not None:
+            raise self._error
