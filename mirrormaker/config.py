@@ -84,6 +84,9 @@ class MirrorSettings:
     # One produce request carries one batch per partition, and Connect keeps one request in
     # flight: with the 16 KiB default a single busy shard topic is capped at 16 KiB per round trip.
     producer_batch_bytes: int = 512 * 1024
+    # One poll is one transaction under exactly-once; the 500-record default caps a busy flow
+    # at 500 records per commit round trip.
+    consumer_max_poll_records: int = 10_000
     exactly_once: bool = True
     # MM2's internal REST server (needed for exactly-once); one free address per MM2 process.
     rest_listener: str = "http://127.0.0.1:8083"
@@ -91,7 +94,7 @@ class MirrorSettings:
     def __post_init__(self) -> None:
         for name in ("replication_factor", "tasks_max", "refresh_topics_seconds",
                      "sync_topic_configs_seconds", "offset_flush_ms", "fetch_max_wait_ms",
-                     "producer_batch_bytes"):
+                     "producer_batch_bytes", "consumer_max_poll_records"):
             if getattr(self, name) < 1:
                 raise ValueError(f"MirrorSettings.{name} must be >= 1, got {getattr(self, name)}")
         if self.producer_linger_ms < 0:
@@ -168,6 +171,7 @@ def mm2_properties(topology: Topology, dc: str | None = None,
         props[f"{c}.consumer.isolation.level"] = "read_committed"
         props[f"{c}.consumer.max.partition.fetch.bytes"] = str(MAX_MESSAGE_BYTES)
         props[f"{c}.consumer.fetch.max.wait.ms"] = str(settings.fetch_max_wait_ms)
+        props[f"{c}.consumer.max.poll.records"] = str(settings.consumer_max_poll_records)
         props[f"{c}.producer.max.request.size"] = str(MAX_MESSAGE_BYTES)
         props[f"{c}.producer.linger.ms"] = str(settings.producer_linger_ms)
         props[f"{c}.producer.batch.size"] = str(settings.producer_batch_bytes)
