@@ -1,9 +1,10 @@
 """The few AQL functions besides ``LENGTH()`` that the stand-in evaluates: ``HAS``, ``RAND``,
-``SLEEP``, and the collection functions ``NEAR`` / ``WITHIN`` (``aql_geo``).
+``SLEEP``, and the collection functions ``NEAR`` / ``WITHIN`` (``aql_geo``) and ``FULLTEXT``
+(``aql_fulltext``).
 
 They are the ones python-arango's helpers send (``collection.find()`` filters nested attributes
 with ``HAS``, ``collection.random()`` sorts by ``RAND()``, ``find_near()`` / ``find_in_radius()``
-loop over ``NEAR()`` / ``WITHIN()``) and that clients use to make a query take time (``SLEEP``).
+loop over ``NEAR()`` / ``WITHIN()``, ``find_by_text()`` over ``FULLTEXT()``) and that clients use to make a query take time (``SLEEP``).
 Semantics follow ArangoDB's AQL documentation (functions/document-object, functions/numeric,
 functions/miscellaneous, functions/geo).
 """
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import aql_geo
+from . import aql_fulltext, aql_geo
 from .aql_errors import (
     QUERY_FUNCTION_ARGUMENT_NUMBER_MISMATCH,
     QUERY_FUNCTION_ARGUMENT_TYPE_MISMATCH,
@@ -67,6 +68,7 @@ FUNCTIONS: dict[str, _Function] = {
     "SLEEP": _Function(1, 1, _sleep, False),
     "NEAR": _Function(3, 5, _collection_function(aql_geo.near), False, on_collection=True),
     "WITHIN": _Function(4, 5, _collection_function(aql_geo.within), False, on_collection=True),
+    "FULLTEXT": _Function(3, 4, _collection_function(aql_fulltext.fulltext), False, on_collection=True),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from dc2dc.devcluster.standin.aql import AqlError, QueryStats, execute, parse
+from dc2dc.devcluster.standin.aql_fulltext import words
 from dc2dc.devcluster.standin.aql_values import canonical, compare, equal
 from dc2dc.devcluster.standin.errors import ArangoError
 from hypothesis import given, settings
@@ -277,6 +278,49 @@ async def test_geo_functions_need_a_geo_index_and_an_existing_collection():
     assert (err.error_num, err.http_code) == (1570, 400)
     err = await refused("FOR d IN WITHIN('nope', 1, 1, 5) RETURN d", users())
     assert (err.error_num, err.http_code) == (1203, 404)
+
+
+def texts() -> MemoryStorage:
+    storage = MemoryStorage(texts=[
+        {"_key": "1", "t": "The quick brown fox"},
+        {"_key": "2", "t": ["Foxes jump", {"nested": "quick"}]},
+        {"_key": "3", "t": {"a": "a brown-ish dog", "b": "can't stop, won't stop at 3.14"}},
+        {"_key": "4", "t": 42},
+    ])
+    storage.index_defs["texts"] = [{"type": "fulltext", "fields": ["t"], "minLength": 3}]
+    return storage
+
+
+def test_fulltext_words_follow_icu_word_breaks_for_ascii():
+    assert words("can't e.g. 3.14 a.1 foo_bar, x-y A", 1) == {"can't", "e.g", "3.14", "a", "1", "foo_bar", "x", "y"}
+    assert words("ab abc ABCD", 3) == {"abc", "abcd"}
+
+
+@pytest.mark.parametrize(("query", "keys"), [
+    ("brown", ["1", "3"]),
+    ("brown,quick", ["1"]),              # words are and-ed by default
+    ("brown,|jump", ["1", "2", "3"]),
+    ("brown,-quick", ["3"]),
+    ("prefix:fox", ["1", "2"]),
+    ("complete:fox", ["1"]),
+    ("-brown", ["1", "3"]),              # the first word always adds
+    ("quick", ["1"]),                    # nested deeper than one level is not indexed
+    ("can't,|3.14", ["3"]),
+    ("at", []),                          # shorter than minLength: never indexed
+])
+async def test_fulltext_query_syntax_as_arangodb_parses_it(query: str, keys: list[str]):
+    assert await run("FOR d IN FULLTEXT(@@c, 't', @q) RETURN d._key", texts(), **{"@c": "texts", "q": query}) == keys
+
+
+async def test_fulltext_limit_errors_and_missing_index():
+    assert await run("FOR d IN FULLTEXT('texts', 't', 'brown', 1) RETURN d._key", texts()) == ["1"]
+    for bad in ("+", "|", "", "prefix:", ":x"):
+        err = await refused("FOR d IN FULLTEXT('texts', 't', @q) RETURN d", texts(), q=bad)
+        assert (err.error_num, err.http_code) == (10, 400), bad
+    err = await refused("FOR d IN FULLTEXT('texts', 'other', 'x') RETURN d", texts())
+    assert (err.error_num, err.http_code) == (1571, 400)
+    err = await refused("FOR d IN FULLTEXT('texts', 't', 'café') RETURN d", texts())
+    assert (err.error_num, err.http_code) == (9, 501)
 
 
 # ---------------------------------------------------------------- ordering and operators
