@@ -23,11 +23,12 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from confluent_kafka import Producer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from confluent_kafka import Producer
 
 from dc2dc.devcluster.up import DevEnvironment, EnvSpec, start_environment
-from dc2dc.mirrormaker.config import MAX_MESSAGE_BYTES, MirrorSettings
+from dc2dc.mirrormaker.config import MirrorSettings
+from dc2dc.topics.chunking import MAX_MESSAGE_BYTES
 from dc2dc.topics.names import shard_topic
 
 _STAMP = struct.Struct(">qq")  # send time (ns, monotonic), sequence number

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+
 from dc2dc.devcluster import up as devup
 from dc2dc.pipeline.topology import TopologyError
 

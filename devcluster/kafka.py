@@ -22,8 +22,9 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+
 from dc2dc.devcluster import processes
-from dc2dc.mirrormaker.config import MAX_MESSAGE_BYTES
+from dc2dc.topics.chunking import MAX_MESSAGE_BYTES
 
 KAFKA_VERSION = "3.9.2"
 _COMPLETE_MARKER = ".complete"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
 from dc2dc.devcluster import processes
 from dc2dc.devcluster.kafka import QUIET_LOGGER, java_command
 from dc2dc.mirrormaker.config import (

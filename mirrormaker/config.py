@@ -32,7 +32,8 @@ Which pairs are mirrored, and why they look as they do:
   against existing clusters must first run with ``preparing`` (Kafka docs, "Exactly once").
   ``MirrorSettings(exactly_once=False)`` falls back to at-least-once: a restart re-sends what was
   mirrored after the last offset flush; appliers deduplicate by ``seq`` either way.
-  Order per partition is kept in both modes (one in-flight request per connection).
+  Order per partition is kept in both modes (at-least-once: one request in flight; exactly-once:
+  the idempotent producer).
 """
 
 from __future__ import annotations
@@ -40,16 +41,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dc2dc.pipeline.topology import Topology, TopologyError
+
+# One limit for everything: topics' max.message.bytes, producers' max_request_size, the
+# brokers' message.max.bytes and MM2's producer and consumer sizes below.
+from dc2dc.topics.chunking import MAX_MESSAGE_BYTES
 from dc2dc.topics.names import feedback_topics_regex, forward_topics_regex
-
-#: The largest record batch a broker accepts (broker ``message.max.bytes`` and
-#: ``replica.fetch.max.bytes``, MM2's producer ``max.request.size`` and consumer
-#: ``max.partition.fetch.bytes``). Producers use it as ``max_request_size`` and keep one record
-#: (key + value + headers) at least :data:`RECORD_OVERHEAD_BYTES` below it.
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-
-#: Headroom for record batch and record framing when one record fills a batch alone.
-RECORD_OVERHEAD_BYTES = 64 * 1024
 
 IDENTITY_POLICY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
 

@@ -22,9 +22,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
+
 from dc2dc.devcluster import kafka
 from dc2dc.devcluster.up import DevEnvironment
-from dc2dc.mirrormaker.config import MAX_MESSAGE_BYTES, mm2_properties
+from dc2dc.mirrormaker.config import mm2_properties
+from dc2dc.topics.chunking import MAX_MESSAGE_BYTES
 from dc2dc.topics.names import control_topic, feedback_topic, shard_topic
 
 # A topic MM2 has not yet discovered appears within a few refresh intervals (2 s).
