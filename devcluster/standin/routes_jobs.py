@@ -35,16 +35,19 @@ class JobStore:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self.jobs: dict[str, Job] = {}
+        self._running: set[asyncio.Task] = set()  # includes tasks of jobs already deleted
 
     def start(self, work: Coroutine[Any, Any, web.StreamResponse], keep: bool) -> str:
         job_id = str(next(self._ids))
         job = Job(None, keep)
         self.jobs[job_id] = job
         job.task = asyncio.get_running_loop().create_task(work)
+        self._running.add(job.task)
         job.task.add_done_callback(lambda task: self._finish(job, task))
         return job_id
 
     def _finish(self, job: Job, task: asyncio.Task) -> None:
+        self._running.discard(task)
         if job.finished is not None:
             return  # cancelled: the answer was set then
         response = None if task.cancelled() or task.exception() is not None else task.result()
@@ -66,7 +69,7 @@ class JobStore:
         self.jobs.pop(job_id, None)
 
     async def close(self) -> None:
-        tasks = [job.task for job in self.jobs.values() if job.task is not None and not job.task.done()]
+        tasks = list(self._running)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
