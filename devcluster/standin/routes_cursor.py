@@ -108,6 +108,10 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
         queries.finish(running)
     if own:
         writes.commit()
+    if options.get("usePlanCache"):
+        sources = [ref.name or bind_vars[ref.param] for ref in plan.collections]
+        ctx.request.app["standin"].plan_cache.use(ctx.db_name, body["query"], bind_vars,
+                                                  bool(options.get("fullCount")), list(dict.fromkeys(sources)))
     extra = _extra(plan, context.writes_executed, time.time() - started, options, len(result))
     batch_size = int(body.get("batchSize") or DEFAULT_BATCH)
     if batch_size < 1:

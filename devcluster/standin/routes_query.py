@@ -1,7 +1,8 @@
 """AQL management around the cursor API: parse/validate, explain, query tracking (running
-queries are listed and can be killed; the slow-query list stays empty), the query and plan
-caches (always off and empty in the stand-in), and user-defined AQL functions, which
-are stored as documents of `_aqlfunctions` like ArangoDB does (the stand-in cannot run them)."""
+queries are listed and can be killed; the slow-query list stays empty), the query results
+cache (always off and empty in the stand-in), the plan cache (its entries, `plan_cache`), and
+user-defined AQL functions, which are stored as documents of `_aqlfunctions` like ArangoDB
+does (the stand-in cannot run them)."""
 from __future__ import annotations
 
 import re
@@ -9,6 +10,7 @@ import re
 from . import aql, documents, errors, perms
 from .documents import WriteOptions
 from .http import COORD, Ctx, Router, json_response, ok
+from .plan_cache import PlanCache
 from .running_queries import RunningQueries
 from .writes import Writes
 
@@ -108,6 +110,24 @@ async def cache_properties(ctx: Ctx):  # type: ignore[no-untyped-def]
     return json_response(dict(_CACHE))
 
 
+def _plan_cache(ctx: Ctx) -> PlanCache:
+    return ctx.request.app["standin"].plan_cache
+
+
+async def plan_cache_entries(ctx: Ctx):  # type: ignore[no-untyped-def]
+    perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "ro")
+    # only plans over collections the caller may read (as in ArangoDB)
+    return json_response([entry.describe(key) for key, entry in _plan_cache(ctx).entries(ctx.db_name)
+                          if all(perms.collection_level(ctx.cluster, ctx.who, ctx.db_name, c) != "none"
+                                 for c in entry.data_sources)])
+
+
+async def plan_cache_clear(ctx: Ctx):  # type: ignore[no-untyped-def]
+    perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "rw")
+    _plan_cache(ctx).clear(ctx.db_name)
+    return ok({})
+
+
 async def cache_clear(ctx: Ctx):  # type: ignore[no-untyped-def]
     perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "ro")
     return ok({})
@@ -181,8 +201,8 @@ def register(router: Router) -> None:
     router.add("GET|PUT", "/_api/query-cache/properties", cache_properties, COORD)
     router.add("GET", "/_api/query-cache/entries", no_queries, COORD)
     router.add("DELETE", "/_api/query-cache", cache_clear, COORD)
-    router.add("GET", "/_api/query-plan-cache", no_queries, COORD)
-    router.add("DELETE", "/_api/query-plan-cache", cache_clear, COORD)
+    router.add("GET", "/_api/query-plan-cache", plan_cache_entries, COORD)
+    router.add("DELETE", "/_api/query-plan-cache", plan_cache_clear, COORD)
     router.add("GET", "/_api/aqlfunction", list_functions, COORD)
     router.add("POST", "/_api/aqlfunction", create_function, COORD)
     router.add("DELETE", "/_api/aqlfunction/{name}", delete_function, COORD)

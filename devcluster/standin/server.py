@@ -15,6 +15,7 @@ from . import (
 )
 from .http import Ctx, Route, Router, error_response, json_response, split_path
 from .model import COORDINATOR, Cluster, Server
+from .plan_cache import PlanCache
 from .running_queries import RunningQueries
 
 log = logging.getLogger("dc2dc.standin")
@@ -56,6 +57,7 @@ class StandIn:
         self.log_structured: dict[str, bool] = {"database": False, "username": False, "url": False}
         self.jobs = routes_jobs.JobStore()
         self.queries = RunningQueries()
+        self.plan_cache = PlanCache()
 
     def url(self, server: Server) -> str:
         scheme = "https" if self.ssl_context else "http"

@@ -152,3 +152,17 @@ def test_running_queries_are_listed_and_can_be_killed(standin, db):
     assert db.aql.queries() == []
     kill_again = requests.delete(f"{url}/_api/query/{query['id']}", auth=standin.auth)
     assert (kill_again.status_code, kill_again.json()["errorNum"]) == (404, 1591)
+
+
+def test_queries_run_with_use_plan_cache_are_listed_until_cleared(standin, db):
+    db.create_collection("c").insert({"_key": "a"})
+    query = "FOR d IN @@c FILTER d._key == @k RETURN d"
+    for key in ("a", "b"):  # value bind parameters do not make a new entry
+        db.aql.execute(query, bind_vars={"@c": "c", "k": key}, use_plan_cache=True)
+    db.aql.execute("RETURN 1")  # without the option: not cached
+    [entry] = db.aql.cache.plan_entries()
+    assert (entry["query"], entry["bindVars"], entry["hits"]) == (query, {"@c": "c"}, 1)
+    assert entry["dataSources"] == ["c"] and entry["fullCount"] is False
+    assert standin.sys_db().aql.cache.plan_entries() == []  # per database
+    db.aql.cache.clear_plan()
+    assert db.aql.cache.plan_entries() == []
