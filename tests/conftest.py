@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import hypothesis  # noqa: F401 - imported early: a late first import inside hypothesis's pytest plugin trips CPython 3.11.7's AST recursion check (gh-106905) at session end
 import pytest
 
 from dc2dc.devcluster.up import DevEnvironment, EnvSpec, start_environment
