@@ -65,7 +65,11 @@ QUEUE_FULL = 21003
 # Transient by nature: the same request can succeed later without anyone changing anything.
 # ArangoDB answers most of these with HTTP 503 (GeneralResponse::responseCode); the lock and
 # cluster timeouts come back as 500, so the HTTP code alone is not enough.
+# ARANGO_CONFLICT (write-write conflict) too: ArangoDB asks clients to retry it, and in a
+# destination it means another transaction holds the key - typically the stream transaction
+# of a destination worker killed mid-apply, which the server aborts after its idle timeout.
 RETRIABLE = frozenset({
+    ARANGO_CONFLICT,
     LOCK_TIMEOUT,
     LOCKED,
     DEADLOCK,
