@@ -138,13 +138,14 @@ def wait_in_sync(pipeline: Pipeline, src: str = "A", dst: str = "B", *, timeout:
         time.sleep(interval)
 
 
-def duplicates(pipeline: Pipeline, dst: str) -> int:
-    """Re-delivered messages the destination workers in ``dst`` dropped by seq, over all incarnations."""
-    statuses = [r["status"] for r in pipeline.retired_status if r["role"] == "destination" and r["dc"] == dst]
-    worker = pipeline.workers.get(("destination", dst))
+def stats_sum(pipeline: Pipeline, role: str, dc: str, counter: str) -> int:
+    """A worker counter summed over every incarnation of that worker (a restart starts from zero)."""
+    component = "DestinationWorker" if role == "destination" else "SourceComponent"
+    statuses = [r["status"] for r in pipeline.retired_status if r["role"] == role and r["dc"] == dc]
+    worker = pipeline.workers.get((role, dc))
     if worker is not None:
         statuses.append(worker.status())
-    return sum(s["DestinationWorker"]["stats"]["duplicates"] for s in statuses if s)
+    return sum(s[component]["stats"].get(counter, 0) for s in statuses if s)
 
 
 class Writer(threading.Thread):
@@ -154,7 +155,8 @@ class Writer(threading.Thread):
     "both sides lost the same"; an error in the loop is re-raised by ``finish``.
     """
 
-    def __init__(self, pipeline: Pipeline, dc: str, db: str, coll: str, existing: int = 0, seed: int = 0) -> None:
+    def __init__(self, pipeline: Pipeline, dc: str, db: str, coll: str, existing: int = 0, seed: int = 0,
+                 pause: float = 0.2) -> None:
         super().__init__(name=f"writer-{dc}-{db}-{coll}", daemon=True)
         arango = pipeline.env.arangodb[dc]
         # Its own client: python-arango's HTTP session is not shared across threads.
@@ -164,6 +166,7 @@ class Writer(threading.Thread):
         self.keys = [f"k{i}" for i in range(existing)]
         self.writes = 0
         self._random = random.Random(seed)
+        self._pause = pause
         self._next = existing
         self._halt = threading.Event()
         self._error: BaseException | None = None
@@ -172,7 +175,7 @@ class Writer(threading.Thread):
         try:
             while not self._halt.is_set():
                 self._round()
-                time.sleep(0.05)
+                time.sleep(self._pause)
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread by finish()
             self._error = exc
 
