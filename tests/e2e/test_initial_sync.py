@@ -10,7 +10,7 @@ import pytest
 from e2e.conftest import PipelineFactory
 from e2e.harness import Pipeline, Writer, wait_in_sync
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 PRELOADED = 100_000
 

@@ -17,7 +17,7 @@ from dc2dc.topics.envelope import Op
 from dc2dc.topics.names import shard_topic
 from e2e.harness import Pipeline, wait_in_sync
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 UNICODE_DB = "e2e_δοκιμή_データ"
 

@@ -8,7 +8,7 @@ import pytest
 from e2e.conftest import PipelineFactory
 from e2e.harness import Pipeline, wait_in_sync
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _write_workload(pipeline: Pipeline) -> None:

@@ -11,7 +11,7 @@ import pytest
 from e2e.conftest import PipelineFactory
 from e2e.harness import Writer, stats_sum, wait_in_sync
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # Every (role, way of stopping) once, in a seeded random order at random moments.
 DISRUPTIONS = [("source", "stop"), ("source", "kill"), ("destination", "stop"), ("destination", "kill")]
