@@ -7,6 +7,7 @@ per-item errors while the others succeed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import computed, errors, keys, sharding, validation, wal as walmod
@@ -249,8 +250,9 @@ def _not_found() -> errors.ArangoError:
     return errors.ArangoError(errors.DOCUMENT_NOT_FOUND, "document not found")
 
 
-def replace(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, writes: Writes,
-            key: str | None = None) -> list[Result]:
+def _modify_existing(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, writes: Writes,
+                     key: str | None, change: Callable[..., dict]) -> list[Result]:
+    """Replace or update: each item must name an existing document, which ``change`` rewrites."""
     def one(item: object) -> dict:
         if not isinstance(item, dict):
             raise errors.ArangoError(errors.DOCUMENT_TYPE_INVALID, "invalid document type")
@@ -258,21 +260,18 @@ def replace(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions,
         shard, old = locate(cluster, coll, k, writes)
         if old is None:
             raise _not_found()
-        return _replace_existing(cluster, coll, shard, old, item, opts, writes)
+        return change(cluster, coll, shard, old, item, opts, writes)
     return [_one(lambda item=item: one(item)) for item in items]
+
+
+def replace(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, writes: Writes,
+            key: str | None = None) -> list[Result]:
+    return _modify_existing(cluster, coll, items, opts, writes, key, _replace_existing)
 
 
 def update(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, writes: Writes,
            key: str | None = None) -> list[Result]:
-    def one(item: object) -> dict:
-        if not isinstance(item, dict):
-            raise errors.ArangoError(errors.DOCUMENT_TYPE_INVALID, "invalid document type")
-        k = key_of(item, coll, key)
-        shard, old = locate(cluster, coll, k, writes)
-        if old is None:
-            raise _not_found()
-        return _update_existing(cluster, coll, shard, old, item, opts, writes)
-    return [_one(lambda item=item: one(item)) for item in items]
+    return _modify_existing(cluster, coll, items, opts, writes, key, _update_existing)
 
 
 def remove(cluster: Cluster, coll: Collection, items: list, opts: WriteOptions, writes: Writes,
