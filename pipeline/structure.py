@@ -101,7 +101,7 @@ async def read_structure(cluster: SourceCluster) -> Structure:
             if e.error_num == errno.ARANGO_DATABASE_NOT_FOUND:
                 continue  # dropped while we read; the next snapshot no longer lists it
             raise
-    out.snapshot["users"] = await _read_users(cluster)
+    out.snapshot["users"] = grants_within(await _read_users(cluster), set(out.snapshot["databases"]))
     return out
 
 
@@ -244,6 +244,18 @@ async def _read_analyzers(cluster: SourceCluster, db: str) -> dict[str, Any]:
 async def _read_graphs(cluster: SourceCluster, db: str) -> dict[str, Any]:
     graphs = ((await _optional_api(cluster, "/_api/gharial", db)) or {}).get("graphs", [])
     return {g["_key"]: {k: v for k, v in g.items() if k not in _GRAPH_IDENTITY_KEYS} for g in graphs}
+
+
+def grants_within(users: dict[str, Any], databases: set[str]) -> dict[str, Any]:
+    """Users with grants only on databases of this snapshot (``*`` is every database).
+
+    Users are read after the databases, so a database created in between can have grants here
+    but no entry under "databases"; a destination could not apply such a grant. The next
+    snapshot carries both.
+    """
+    return {name: {**user, "permissions": {db: p for db, p in user["permissions"].items()
+                                           if db == "*" or db in databases}}
+            for name, user in users.items()}
 
 
 async def _read_users(cluster: SourceCluster) -> dict[str, Any]:

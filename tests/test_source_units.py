@@ -126,3 +126,13 @@ def test_a_topic_ending_inside_a_resync_reports_it_open() -> None:
     assert ShardPosition(seq=4, op=Op.RESYNC_DOC).resync_open
     assert not ShardPosition(seq=5, op=Op.RESYNC_END).resync_open
     assert ShardPosition().empty
+
+
+def test_a_grant_on_a_database_the_snapshot_does_not_hold_waits_for_the_next_snapshot() -> None:
+    from dc2dc.pipeline.structure import grants_within  # noqa: PLC0415
+
+    users = {"alice": {"active": True, "extra": {}, "permissions": {
+        "shop": {"level": "rw", "collections": {}}, "new": {"level": "ro", "collections": {}},
+        "*": {"level": "ro", "collections": {}}}}}
+    assert grants_within(users, {"shop"})["alice"]["permissions"] == {
+        "shop": {"level": "rw", "collections": {}}, "*": {"level": "ro", "collections": {}}}
