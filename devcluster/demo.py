@@ -23,11 +23,8 @@ from rich.progress import Progress
 
 from dc2dc.devcluster.up import EnvSpec, start_environment
 from dc2dc.devcluster.workers import start_worker, stop_worker
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.check import CheckReport, compare
-from dc2dc.pipeline.cli import lag_table, print_report
-from dc2dc.pipeline.lag import ShardLag, read_heads, shard_lags
-from dc2dc.pipeline.positions import PositionStore
+from dc2dc.pipeline.check import CheckReport
+from dc2dc.pipeline.cli import flow_check, flow_lags, lag_table, print_report
 from dc2dc.pipeline.topology import Topology
 
 BATCH = 500
@@ -86,34 +83,20 @@ class Workload:
         sys_db.update_permission("reporter", "ro", "analytics")
 
 
-async def lags(topology: Topology) -> list[ShardLag]:
-    source, target = topology.dcs["A"], topology.dcs["B"]
-    async with ArangoHttp(target.arangodb, username=target.username, password=target.password()) as http:
-        applied = await PositionStore(http, "A").load()
-    return shard_lags(await read_heads(source.kafka, "A"), applied)
-
-
-async def check(topology: Topology) -> CheckReport:
-    a, b = topology.dcs["A"], topology.dcs["B"]
-    async with ArangoHttp(a.arangodb, username=a.username, password=a.password()) as ha, \
-            ArangoHttp(b.arangodb, username=b.username, password=b.password()) as hb:
-        return await compare(ha, hb)
-
-
 def follow(topology: Topology, console: Console, timeout_s: float) -> CheckReport:
     """Show the lag table until every shard is applied and both sides compare equal."""
     deadline = time.monotonic() + timeout_s
     report: CheckReport | None = None
     with Live(console=console, refresh_per_second=2) as live:
         while time.monotonic() < deadline:
-            current = asyncio.run(lags(topology))
+            current = asyncio.run(flow_lags(topology.dcs["A"], topology.dcs["B"]))
             live.update(lag_table(current, "B catching up with A (per source shard)"))
             if current and all(x.in_sync for x in current):
-                report = asyncio.run(check(topology))
+                report = asyncio.run(flow_check(topology.dcs["A"], topology.dcs["B"]))
                 if report.in_sync:
                     return report
             time.sleep(1)
-    return report or asyncio.run(check(topology))
+    return report or asyncio.run(flow_check(topology.dcs["A"], topology.dcs["B"]))
 
 
 @click.command()

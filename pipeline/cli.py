@@ -68,6 +68,19 @@ def _coordinator(dc: Datacenter) -> ArangoHttp:
     return ArangoHttp(dc.arangodb, username=dc.username, password=dc.password())
 
 
+async def flow_lags(source: Datacenter, target: Datacenter) -> list[ShardLag]:
+    """Per-shard lag of source -> target: heads in the source's Kafka vs positions stored in the target."""
+    async with _coordinator(target) as http:
+        applied = await PositionStore(http, source.id).load()
+    return shard_lags(await read_heads(source.kafka, source.id), applied)
+
+
+async def flow_check(source: Datacenter, target: Datacenter) -> CheckReport:
+    """Compare both sides of a flow through their coordinators."""
+    async with _coordinator(source) as a, _coordinator(target) as b:
+        return await compare(a, b)
+
+
 _topology_option = click.option("--topology", "topology_path", type=click.Path(exists=True, dir_okay=False),
                                 required=True, help="the topology TOML file")
 _from_option = click.option("--from", "src", help="source DC of the flow")
@@ -84,12 +97,7 @@ def status(topology_path: str, src: str | None, dst: str | None, as_json: bool) 
     """Per-shard lag of a flow: newest message produced in the source vs. applied in the destination."""
     source, target = _flow(_load(topology_path), src, dst)
 
-    async def run() -> list[ShardLag]:
-        async with _coordinator(target) as http:
-            applied = await PositionStore(http, source.id).load()
-        return shard_lags(await read_heads(source.kafka, source.id), applied)
-
-    lags = asyncio.run(run())
+    lags = asyncio.run(flow_lags(source, target))
     if as_json:
         click.echo(orjson.dumps({"from": source.id, "to": target.id, "in_sync": all(x.in_sync for x in lags),
                                  "shards": [{**dataclasses.asdict(x), "behind": x.behind, "lag_ms": x.lag_ms,
@@ -122,11 +130,7 @@ def check_sync(topology_path: str, src: str | None, dst: str | None, as_json: bo
     """Compare structure and per-shard data digests; exit 1 when they differ."""
     source, target = _flow(_load(topology_path), src, dst)
 
-    async def run() -> CheckReport:
-        async with _coordinator(source) as a, _coordinator(target) as b:
-            return await compare(a, b)
-
-    report = asyncio.run(run())
+    report = asyncio.run(flow_check(source, target))
     if as_json:
         click.echo(orjson.dumps(report.as_dict()).decode())
     else:
