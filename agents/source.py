@@ -2,14 +2,14 @@
 
 A plain asyncio component (``start``/``stop``/``async with``); the Faust app hosts it.
 
-Structure. A poller reads the full structure from the coordinator (``pipeline.structure``)
+Structure. A poller reads the full structure from the coordinator (``pipeline.source.structure_read``)
 every ``structure_interval_s``, and at once when a tailer sees a DDL marker or a WAL entry of
 a shard that is in no published epoch yet (that tailer waits for the poll: entries are never
 dropped because the structure lags). A snapshot that differs from the last one becomes the
 next epoch on the control topic. Each data message carries the epoch its shard last appeared in.
 
 Shard states. Every replicated shard has a ``ShardState`` and a fenced transactional producer
-(``pipeline.shard_producer``). The producer's read-back decides how the shard starts:
+(``pipeline.source.shard_producer``). The producer's read-back decides how the shard starts:
 
 * topic empty -> initial sync (``resync_begin/doc/end`` from a snapshot at ``T0``, then live);
 * last message from the shard's current leader and no resync left open -> live, resuming
@@ -17,7 +17,7 @@ Shard states. Every replicated shard has a ``ShardState`` and a fenced transacti
 * last message from another server (the leader moved while no one watched) -> resync;
 * a resync left open (crash mid-dump) -> a new resync.
 
-Tailing. Each data server is tailed once (``pipeline.wal_tailer``) from the smallest tick of
+Tailing. Each data server is tailed once (``pipeline.source.wal_tailer``) from the smallest tick of
 the shards that follow it. Markers are grouped into write batches (``UnitAssembler``), mapped
 to shards (``ShardResolver``), and routed only when that server currently leads the shard (a
 DBServer's WAL also holds its follower copies). Per shard a unit is skipped when its tick is not
@@ -58,18 +58,18 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from dc2dc.pipeline import errno
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango import errno
+from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError, Dc2dcError
-from dc2dc.pipeline.feedback_reader import FeedbackReader
-from dc2dc.pipeline.shard_producer import ProducerFailed, RecordEncoder, ShardProducer
-from dc2dc.pipeline.shard_resolver import ShardResolver
-from dc2dc.pipeline.snapshot_sync import SyncAborted, SyncProgress, SyncSettings, snapshot_shard
-from dc2dc.pipeline.source_cluster import SourceCluster
-from dc2dc.pipeline.structure import ShardInfo, Structure, read_structure
-from dc2dc.pipeline.structure_publisher import StructurePublisher
-from dc2dc.pipeline.wal_markers import ShardContext, UnitAssembler, WalUnit, heartbeat_envelope, shard_envelopes
-from dc2dc.pipeline.wal_tailer import PositionLost, WalTailer, server_last_tick
+from dc2dc.pipeline.source.feedback_reader import FeedbackReader
+from dc2dc.pipeline.source.shard_producer import ProducerFailed, RecordEncoder, ShardProducer
+from dc2dc.pipeline.source.shard_resolver import ShardResolver
+from dc2dc.pipeline.source.snapshot_sync import SyncAborted, SyncProgress, SyncSettings, snapshot_shard
+from dc2dc.pipeline.source.cluster import SourceCluster
+from dc2dc.pipeline.source.structure_read import ShardInfo, Structure, read_structure
+from dc2dc.pipeline.source.structure_publisher import StructurePublisher
+from dc2dc.pipeline.source.wal_markers import ShardContext, UnitAssembler, WalUnit, heartbeat_envelope, shard_envelopes
+from dc2dc.pipeline.source.wal_tailer import PositionLost, WalTailer, server_last_tick
 from dc2dc.topics.admin import TopicSettings, ensure_topics
 from dc2dc.topics.chunking import to_records
 from dc2dc.topics.envelope import Envelope, Op

@@ -52,7 +52,7 @@ def source_of(topology: Topology, dc: Datacenter) -> Datacenter:
 
 def destination_components(src: Datacenter, dc: Datacenter, verifier: Verifier | None) -> list[Component]:
     from dc2dc.agents.destination import DestinationConfig, DestinationWorker
-    from dc2dc.pipeline.arango_http import ArangoHttp
+    from dc2dc.pipeline.arango.http import ArangoHttp
 
     http = ArangoHttp(dc.arangodb, username=dc.username, password=dc.password())
     config = DestinationConfig(src=src.id, dst=dc.id, bootstrap=dc.kafka)

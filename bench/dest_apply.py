@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 from dc2dc.agents.destination import DestinationConfig, DestinationWorker
 from dc2dc.devcluster import kafka
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.positions import PositionStore
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.destination.positions import PositionStore
 from dc2dc.topics.admin import ensure_topics
 from dc2dc.topics.chunking import to_records
 from dc2dc.topics.envelope import Envelope, Op

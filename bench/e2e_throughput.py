@@ -28,8 +28,8 @@ from arango import ArangoClient
 from arango.collection import StandardCollection
 from dc2dc.devcluster.up import DevEnvironment, EnvSpec, start_environment
 from dc2dc.devcluster.workers import start_worker, stop_worker
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.check import compare
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.ops.check import compare
 
 DB, COLL = "bench_e2e", "docs"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from dc2dc.agents.source import SourceComponent, SourceSettings
 from dc2dc.devcluster import kafka
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango.http import ArangoHttp
 
 BATCH = 1000
 

@@ -23,8 +23,8 @@ from rich.progress import Progress
 
 from dc2dc.devcluster.up import EnvSpec, start_environment
 from dc2dc.devcluster.workers import start_worker, stop_worker
-from dc2dc.pipeline.check import CheckReport
-from dc2dc.pipeline.cli import flow_check, flow_lags, lag_table, print_report
+from dc2dc.pipeline.ops.check import CheckReport
+from dc2dc.pipeline.ops.cli import flow_check, flow_lags, lag_table, print_report
 from dc2dc.pipeline.topology import Topology
 
 BATCH = 500

@@ -34,7 +34,7 @@ def start_worker(state_dir: Path, topology_path: Path, role: str, dc: str, *,
     """Start a worker and return once its components run (its /status answers)."""
     name = f"worker-{role}-{dc}"
     port = processes.free_port()
-    cmd = [sys.executable, "-m", "dc2dc.pipeline.cli", "worker", "--role", role, "--dc", dc,
+    cmd = [sys.executable, "-m", "dc2dc.pipeline.ops.cli", "worker", "--role", role, "--dc", dc,
            "--topology", str(topology_path), "--web-port", str(port), "--loglevel", "info"]
     if allow_unsigned:
         cmd.append("--allow-unsigned")

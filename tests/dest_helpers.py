@@ -11,8 +11,8 @@ import pytest_asyncio
 
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
 from dc2dc.devcluster.up import DevEnvironment
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.structure import shard_order
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.snapshot import shard_order
 
 
 @pytest.fixture(scope="module")

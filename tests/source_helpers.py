@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dc2dc.agents.source import SourceComponent, SourceSettings
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.topics.chunking import Reassembler
 from dc2dc.topics.codec import decode
 from dc2dc.topics.envelope import Envelope, Op

@@ -12,7 +12,7 @@ import sys
 import orjson
 
 from dc2dc.agents.source import SourceComponent, SourceSettings
-from dc2dc.pipeline.snapshot_sync import SyncSettings
+from dc2dc.pipeline.source.snapshot_sync import SyncSettings
 
 
 async def main(raw: str) -> None:

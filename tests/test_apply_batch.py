@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dc2dc.pipeline.apply_batch import Received, Step, StreamProtocolError, plan
+from dc2dc.pipeline.destination.apply_batch import Received, Step, StreamProtocolError, plan
 from dc2dc.topics.envelope import Envelope, Op
 
 KEYS = ["a", "b", "c", "d", "e"]

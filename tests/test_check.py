@@ -13,8 +13,8 @@ from arango import ArangoClient
 from arango.database import StandardDatabase
 
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.check import compare, diff
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.ops.check import compare, diff
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from dc2dc.pipeline.apply_batch import Received, Step, plan
-from dc2dc.pipeline.arango_apply import DocumentWriter, ShardApplier, Target
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.destination.apply_batch import Received, Step, plan
+from dc2dc.pipeline.destination.document_apply import DocumentWriter, ShardApplier, Target
+from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError
-from dc2dc.pipeline.positions import COLLECTION, AppliedStructure, Position, PositionStore
-from dc2dc.pipeline.structure_apply import StructureApplier, StructureError
+from dc2dc.pipeline.destination.positions import COLLECTION, AppliedStructure, Position, PositionStore
+from dc2dc.pipeline.destination.structure_apply import StructureApplier, StructureError
 from dc2dc.topics.envelope import Envelope, Op
 
 from dest_helpers import all_docs, collection_props, http, keys_in_shard, shard_ids, standin_b  # noqa: F401 (fixtures)

@@ -17,7 +17,7 @@ import pytest
 
 from dc2dc.agents.destination import DestinationConfig, DestinationWorker
 from dc2dc.agents.source import SourceComponent
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango.http import ArangoHttp
 from dest_helpers import all_docs, http, kafka_b, standin_b  # noqa: F401 (fixtures)
 from source_helpers import create_collection, insert, new_dc_id, remove, run_standin, source_settings, wait_until
 

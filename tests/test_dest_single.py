@@ -10,10 +10,10 @@ import pytest
 import pytest_asyncio
 
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
-from dc2dc.pipeline.apply_batch import Received, StreamProtocolError, plan
-from dc2dc.pipeline.arango_apply import DocumentWriter, ShardApplier, Target, locate
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.structure_apply import StructureApplier
+from dc2dc.pipeline.destination.apply_batch import Received, StreamProtocolError, plan
+from dc2dc.pipeline.destination.document_apply import DocumentWriter, ShardApplier, Target, locate
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.destination.structure_apply import StructureApplier
 from dc2dc.topics.envelope import Envelope, Op
 from dest_helpers import all_docs
 

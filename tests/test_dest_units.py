@@ -8,10 +8,10 @@ import re
 import pytest
 
 from dc2dc.agents.destination import _Gate
-from dc2dc.pipeline.lag import Head, shard_lags
+from dc2dc.pipeline.ops.lag import Head, shard_lags
 from dc2dc.topics.names import shard_topics_pattern
-from dc2dc.pipeline.positions import Position
-from dc2dc.pipeline.structure_apply import _covers, _differs
+from dc2dc.pipeline.destination.positions import Position
+from dc2dc.pipeline.destination.structure_apply import _covers, _differs
 
 
 def test_covers_accepts_server_defaults_but_not_other_values() -> None:

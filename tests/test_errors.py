@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dc2dc.pipeline import errno
+from dc2dc.pipeline.arango import errno
 from dc2dc.pipeline.errors import (
     ArangoError,
     ChunkError,

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from dc2dc.devcluster.processes import free_port
-from dc2dc.pipeline import errno
-from dc2dc.pipeline.arango_http import ArangoHttp, _error_from, _http_url, encode_path, superuser_jwt
+from dc2dc.pipeline.arango import errno
+from dc2dc.pipeline.arango.http import ArangoHttp, _error_from, _http_url, encode_path, superuser_jwt
 from dc2dc.pipeline.errors import ArangoError
 from source_helpers import standin  # noqa: F401 - fixture
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from dc2dc.agents.source import SourceComponent
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.topics.envelope import Op
 from source_helpers import (  # noqa: F401 - fixtures
     arango,
@@ -120,7 +120,7 @@ async def test_writes_during_the_initial_sync_are_neither_lost_nor_reordered(
 
 
 def _small_sync() -> Any:
-    from dc2dc.pipeline.snapshot_sync import SyncSettings
+    from dc2dc.pipeline.source.snapshot_sync import SyncSettings
     # Small dump chunks and transactions, so the dump takes many rounds while writes go on.
     return SyncSettings(docs_per_txn=25, dump_chunk_bytes=1024)
 

@@ -22,9 +22,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from dc2dc.agents.source import SourceComponent, SourceSettings
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.shard_producer import ShardFenced
-from dc2dc.pipeline.snapshot_sync import SyncSettings
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.source.shard_producer import ShardFenced
+from dc2dc.pipeline.source.snapshot_sync import SyncSettings
 from dc2dc.topics.codec import encode
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import feedback_topic

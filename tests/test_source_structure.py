@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.source_cluster import SourceCluster
-from dc2dc.pipeline.structure import read_structure
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.source.cluster import SourceCluster
+from dc2dc.pipeline.source.structure_read import read_structure
 from source_helpers import arango, create_collection, standin  # noqa: F401 - fixtures
 
 DB = "Ünïcødé-db"

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.shard_producer import ShardPosition, shard_transactional_id
-from dc2dc.pipeline.structure import shard_order
-from dc2dc.pipeline.wal_markers import MarkerError, ShardContext, UnitAssembler, shard_envelopes
-from dc2dc.pipeline.wal_tailer import TailChunk, WalTailer, syncer_id
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.source.shard_producer import ShardPosition, shard_transactional_id
+from dc2dc.pipeline.snapshot import shard_order
+from dc2dc.pipeline.source.wal_markers import MarkerError, ShardContext, UnitAssembler, shard_envelopes
+from dc2dc.pipeline.source.wal_tailer import TailChunk, WalTailer, syncer_id
 from dc2dc.topics.envelope import Op
 
 CTX = ShardContext(src="A", db="shop", coll="items", shard="s10", cid="c9", server="PRMR-1", epoch=3)
@@ -129,7 +129,7 @@ def test_a_topic_ending_inside_a_resync_reports_it_open() -> None:
 
 
 def test_a_grant_on_a_database_the_snapshot_does_not_hold_waits_for_the_next_snapshot() -> None:
-    from dc2dc.pipeline.structure import grants_within  # noqa: PLC0415
+    from dc2dc.pipeline.source.structure_read import grants_within  # noqa: PLC0415
 
     users = {"alice": {"active": True, "extra": {}, "permissions": {
         "shop": {"level": "rw", "collections": {}}, "new": {"level": "ro", "collections": {}},

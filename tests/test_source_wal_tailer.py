@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.wal_markers import DOCUMENT_INSERT
-from dc2dc.pipeline.wal_tailer import PositionLost, WalTailer, server_last_tick
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.source.wal_markers import DOCUMENT_INSERT
+from dc2dc.pipeline.source.wal_tailer import PositionLost, WalTailer, server_last_tick
 from source_helpers import arango, create_collection, insert, standin  # noqa: F401 - fixtures
 
 

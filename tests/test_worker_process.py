@@ -52,7 +52,7 @@ to = "B"
 
 
 def run_worker(topology: Path, role: str, dc: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dc2dc.pipeline.cli", "worker", "--role", role, "--dc", dc,
+    return subprocess.run([sys.executable, "-m", "dc2dc.pipeline.ops.cli", "worker", "--role", role, "--dc", dc,
                            "--topology", str(topology), "--web-port", str(free_port())],
                           capture_output=True, text=True, timeout=120, cwd=topology.parent)
 

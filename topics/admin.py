@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from dc2dc.pipeline.errors import TopicConfigError
+from dc2dc.topics.errors import TopicConfigError
 from dc2dc.topics.chunking import MAX_MESSAGE_BYTES, ChunkLimits
 
 DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000

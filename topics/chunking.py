@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from dc2dc.pipeline.errors import ChunkError
+from dc2dc.topics.errors import ChunkError
 from dc2dc.topics.codec import Headers, encode
 from dc2dc.topics.envelope import Envelope
 

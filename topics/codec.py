@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from dc2dc.pipeline.errors import DecodeError
+from dc2dc.topics.errors import DecodeError
 from dc2dc.topics.envelope import SCHEMA_VERSION, Envelope, Op
 
 Headers = list[tuple[str, bytes]]

@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from dc2dc.pipeline.errors import ConfigError, DecodeError, VerificationError
+from dc2dc.topics.errors import ConfigError, DecodeError, VerificationError
 from dc2dc.topics.codec import H_CHUNK, H_KID, H_SEQ, H_SHARD, H_SIG, Headers, index_headers
 
 _DOMAIN = b"dc2dc-sig-1"

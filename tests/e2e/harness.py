@@ -5,7 +5,7 @@ stand-in ArangoDB per DC) and the workers started on it, and stops all of them i
 Workers are real `dc2dc worker` processes, signing with the dev topology's Ed25519 keys, so the
 tests see exactly what an operator would run - nothing is mocked.
 
-``wait_in_sync`` is the one convergence check: it polls ``pipeline.check.compare`` (what
+``wait_in_sync`` is the one convergence check: it polls ``pipeline.ops.check.compare`` (what
 ``dc2dc check sync`` prints) and, on timeout, fails with the last report's differences and every
 worker's status, so a failing run says which shard or structure element stayed behind and why.
 """
@@ -27,8 +27,8 @@ from arango.database import StandardDatabase
 
 from dc2dc.devcluster.up import DevEnvironment, EnvSpec, start_environment
 from dc2dc.devcluster.workers import Worker, kill_worker, start_worker, stop_worker
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.check import CheckReport, compare
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.ops.check import CheckReport, compare
 
 WorkerKey = tuple[str, str]  # (role, dc)
 

@@ -1,6 +1,6 @@
 """Make the destination's structure match a structure snapshot from the control topic.
 
-A snapshot is the *full* desired structure of the source (see /tmp contract, ``pipeline.structure``
+A snapshot is the *full* desired structure of the source (see /tmp contract, ``pipeline.source.structure_read``
 on the source side): databases, collections with their properties and shard lists, indexes,
 arangosearch views, analyzers, users and permissions. Applying one is a diff in two phases:
 
@@ -19,7 +19,7 @@ apply. Collections are created with the source's ``numberOfShards``, ``shardKeys
 source shard at index *i*, which is what per-shard truncate and resync rely on.
 
 System collections (names starting with ``_``) are never created, changed or dropped as
-collections here; the destination half of the rules in ``pipeline.structure``:
+collections here; the destination half of the rules in ``pipeline.source.structure_read``:
 
 * ``_users``: users and their grants through the user API. The ``root`` user is left alone: it
   is the destination's own administrator, and copying the source's (say, deactivating it)
@@ -43,8 +43,9 @@ from typing import Any
 
 import orjson
 
-from dc2dc.pipeline import errno
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.snapshot import is_system
+from dc2dc.pipeline.arango import errno
+from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError, Dc2dcError
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,6 @@ _INDEX_VOLATILE = frozenset({"id", "name", "inBackground", "selectivityEstimate"
 
 class StructureError(Dc2dcError):
     """The destination holds an object that cannot be made to match the snapshot without losing data."""
-
-
-def _is_system(name: str) -> bool:
-    return name.startswith("_")
 
 
 def _covers(actual: Any, desired: Any) -> bool:
@@ -104,7 +101,7 @@ class _Db:
     @classmethod
     def of(cls, raw: dict[str, Any] | None) -> _Db:
         raw = raw or {}
-        colls = {n: c for n, c in (raw.get("collections") or {}).items() if not _is_system(n)}
+        colls = {n: c for n, c in (raw.get("collections") or {}).items() if not is_system(n)}
         return cls(raw.get("options") or {}, colls, raw.get("views") or {}, raw.get("analyzers") or {},
                    raw.get("graphs") or {})
 
@@ -241,7 +238,7 @@ class StructureApplier:
 
     async def _collections(self, db: str) -> dict[str, dict[str, Any]]:
         result = (await self._get("/_api/collection", db=db, params={"excludeSystem": True}))["result"]
-        return {c["name"]: c for c in result if not _is_system(c["name"])}
+        return {c["name"]: c for c in result if not is_system(c["name"])}
 
     async def _apply_collections(self, db: str, want: _Db, old: _Db) -> None:
         have = await self._collections(db)

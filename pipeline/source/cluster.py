@@ -17,7 +17,7 @@ from __future__ import annotations
 import ssl as ssl_module
 from dataclasses import dataclass
 
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango.http import ArangoHttp
 
 ROLE_SINGLE = "SINGLE"
 ROLE_COORDINATOR = "COORDINATOR"

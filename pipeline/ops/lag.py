@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from dc2dc.pipeline.positions import Position
+from dc2dc.pipeline.destination.positions import Position
 from dc2dc.topics import codec
 from dc2dc.topics.names import shard_of, shard_topics_pattern
 

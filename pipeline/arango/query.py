@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango.http import ArangoHttp
 
 
 async def query(

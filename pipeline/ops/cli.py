@@ -16,10 +16,10 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.check import CheckReport, compare
-from dc2dc.pipeline.lag import ShardLag, read_heads, shard_lags
-from dc2dc.pipeline.positions import PositionStore
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.ops.check import CheckReport, compare
+from dc2dc.pipeline.ops.lag import ShardLag, read_heads, shard_lags
+from dc2dc.pipeline.destination.positions import PositionStore
 from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
 
 # name -> (module, attribute) of commands loaded on first use

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.source_cluster import single_shard_id
-from dc2dc.pipeline.wal_markers import COLLECTION_CREATE
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.source.cluster import single_shard_id
+from dc2dc.pipeline.source.wal_markers import COLLECTION_CREATE
 
 
 class ShardResolver:

@@ -27,10 +27,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dc2dc.pipeline import errno
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango import errno
+from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError, Dc2dcError
-from dc2dc.pipeline.structure import ShardInfo
+from dc2dc.pipeline.source.structure_read import ShardInfo
 from dc2dc.topics.envelope import Envelope, Op
 
 log = logging.getLogger(__name__)

@@ -26,13 +26,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
 
-from dc2dc.pipeline import errno
-from dc2dc.pipeline.apply_batch import Step, StreamProtocolError
-from dc2dc.pipeline.arango_http import ArangoHttp, Response
-from dc2dc.pipeline.arango_query import query
+from dc2dc.pipeline.arango import errno
+from dc2dc.pipeline.destination.apply_batch import Step, StreamProtocolError
+from dc2dc.pipeline.arango.http import ArangoHttp, Response
+from dc2dc.pipeline.arango.query import query
 from dc2dc.pipeline.errors import ArangoError
-from dc2dc.pipeline.structure import shard_order
-from dc2dc.pipeline.structure_apply import StructureError
+from dc2dc.pipeline.snapshot import shard_order
+from dc2dc.pipeline.destination.structure_apply import StructureError
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dc2dc.pipeline import errno
+from dc2dc.pipeline.arango import errno
 from dc2dc.pipeline.errors import ArangoError
-from dc2dc.pipeline.source_cluster import SourceCluster, single_shard_id
+from dc2dc.pipeline.snapshot import is_system, shard_order
+from dc2dc.pipeline.source.cluster import SourceCluster, single_shard_id
 
 # Collection properties that the destination must reproduce; everything else is per-deployment.
 _PROPERTY_KEYS = ("waitForSync", "schema", "computedValues", "cacheEnabled", "numberOfShards",
@@ -51,19 +52,8 @@ _INDEX_RUNTIME_KEYS = frozenset({"id", "selectivityEstimate", "figures", "isNewl
                                  "isBuilding", "code", "error", "inBackground"})
 _VIEW_IDENTITY_KEYS = frozenset({"id", "name", "type", "globallyUniqueId", "error", "code"})
 _GRAPH_IDENTITY_KEYS = frozenset({"_id", "_rev"})
-_SHARD_NUMBER = re.compile(r"\d+")
 _MISSING_APIS_LOGGED: set[str] = set()
 log = logging.getLogger(__name__)
-
-
-def is_system(name: str) -> bool:
-    return name.startswith("_")
-
-
-def shard_order(shard: str) -> tuple[int, str]:
-    """Sort key of shard ids: numerically (``s99`` before ``s100``) = hash-slot order."""
-    m = _SHARD_NUMBER.search(shard)
-    return (int(m.group()) if m else 0, shard)
 
 
 @dataclass(frozen=True)

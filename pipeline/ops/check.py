@@ -1,7 +1,7 @@
 """``dc2dc check sync``: do the source and the destination hold the same structure and data?
 
 Works through each side's coordinator only (no DBServer access needed in the destination).
-Structure: both sides' snapshots (pipeline.structure) compared after removing what is local to a
+Structure: both sides' snapshots (pipeline.source.structure_read) compared after removing what is local to a
 DC (collection ids, shard ids). Data: per shard, because dc2dc keeps shard counts equal and
 ArangoDB places a key by hashing it over the shard count, so shard *i* of a collection in A holds
 the same keys as shard *i* in B. A shard's digest is its document count and an order-independent
@@ -18,10 +18,10 @@ from typing import Any
 
 import orjson
 
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.arango_query import query
-from dc2dc.pipeline.source_cluster import SourceCluster
-from dc2dc.pipeline.structure import read_structure
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.arango.query import query
+from dc2dc.pipeline.source.cluster import SourceCluster
+from dc2dc.pipeline.source.structure_read import read_structure
 
 _DIGEST_MOD = 1 << 128
 # Differ per DC by design: collection identities and shard placement.

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable
 
-from dc2dc.pipeline import errno
-from dc2dc.pipeline.arango_apply import check_items
-from dc2dc.pipeline.arango_http import ArangoHttp
-from dc2dc.pipeline.arango_query import query
+from dc2dc.pipeline.arango import errno
+from dc2dc.pipeline.destination.document_apply import check_items
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.arango.query import query
 from dc2dc.pipeline.errors import ArangoError
 
 COLLECTION = "_dc2dc_positions"

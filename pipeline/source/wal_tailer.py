@@ -29,7 +29,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from dc2dc.pipeline.arango_http import ArangoHttp
+from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import Dc2dcError
 
 H_LAST_INCLUDED = "x-arango-replication-lastincluded"

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from dc2dc.pipeline.shard_producer import RecordEncoder, read_last_committed
+from dc2dc.pipeline.source.shard_producer import RecordEncoder, read_last_committed
 from dc2dc.topics.chunking import ChunkLimits, to_records
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import control_topic

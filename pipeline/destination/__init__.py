@@ -1,0 +1,3 @@
+"""The destination side: plan a shard topic's records into batches (apply_batch), write them to
+ArangoDB (document_apply), reproduce structure (structure_apply) and keep positions (positions).
+"""
