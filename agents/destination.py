@@ -52,9 +52,10 @@ from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
 from dc2dc.pipeline.destination.apply_batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS, Received, plan
-from dc2dc.pipeline.destination.document_apply import DocumentWriter, ShardApplier, Target, locate, retrying
+from dc2dc.pipeline.destination.document_apply import DocumentWriter, ShardApplier, Target, locate
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import Dc2dcError
+from dc2dc.pipeline.retry import retrying
 from dc2dc.pipeline.destination.positions import AppliedStructure, Position, PositionStore
 from dc2dc.pipeline.destination.structure_apply import StructureApplier
 from dc2dc.topics import codec

@@ -56,11 +56,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka.errors import KafkaError
 
 from dc2dc.pipeline.arango import errno
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError, Dc2dcError
+from dc2dc.pipeline.retry import is_retriable
 from dc2dc.pipeline.source.feedback_reader import FeedbackReader
 from dc2dc.pipeline.source.shard_producer import ProducerFailed, RecordEncoder, ShardProducer
 from dc2dc.pipeline.source.shard_resolver import ShardResolver
@@ -135,12 +135,6 @@ _HEALTHY_RUN_S = 30.0
 _UNKNOWN_SHARD_WAIT_S = 5.0
 _MAX_RETRY_PAUSE_S = 10.0
 _GONE = frozenset({errno.ARANGO_DATA_SOURCE_NOT_FOUND, errno.ARANGO_DATABASE_NOT_FOUND})
-
-
-def _retriable(exc: BaseException) -> bool:
-    if isinstance(exc, (Dc2dcError, KafkaError)):
-        return bool(exc.retriable)
-    return isinstance(exc, (ConnectionError, asyncio.TimeoutError))
 
 
 class SourceComponent:
@@ -273,7 +267,7 @@ class SourceComponent:
             try:
                 await self.poll_structure()
             except Exception as exc:
-                if not _retriable(exc):
+                if not is_retriable(exc):
                     raise
                 log.warning("structure poll of %s failed, retrying: %r", self.settings.src, exc)
                 await asyncio.sleep(self.settings.retry_pause_s)
@@ -403,7 +397,7 @@ class SourceComponent:
                     await self.poll_structure()
                     if not current():
                         return
-                elif not _retriable(exc):
+                elif not is_retriable(exc):
                     raise
                 log.warning("resync of %s from %s failed, retrying: %r", st.info.shard, server, exc)
                 self.stats["resync_retries"] += 1
@@ -436,7 +430,7 @@ class SourceComponent:
                 self.stats["position_lost"] += 1
                 self._resync_followers(server, "wal_purged")
             except Exception as exc:
-                if not _retriable(exc):
+                if not is_retriable(exc):
                     raise
                 log.warning("tailing %s failed, restarting: %r", server, exc)
                 self.stats["tail_restarts"] += 1

@@ -45,6 +45,7 @@ from dc2dc.pipeline.topology import Topology, TopologyError
 # One limit for everything: topics' max.message.bytes, producers' max_request_size, the
 # brokers' message.max.bytes and MM2's producer and consumer sizes below.
 from dc2dc.topics.chunking import MAX_MESSAGE_BYTES
+from dc2dc.topics.errors import ConfigError
 from dc2dc.topics.names import feedback_topics_regex, forward_topics_regex
 
 IDENTITY_POLICY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
@@ -92,9 +93,9 @@ class MirrorSettings:
                      "sync_topic_configs_seconds", "offset_flush_ms", "fetch_max_wait_ms",
                      "producer_batch_bytes", "consumer_max_poll_records"):
             if getattr(self, name) < 1:
-                raise ValueError(f"MirrorSettings.{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"MirrorSettings.{name} must be >= 1, got {getattr(self, name)}")
         if self.producer_linger_ms < 0:
-            raise ValueError(f"MirrorSettings.producer_linger_ms must be >= 0, got {self.producer_linger_ms}")
+            raise ConfigError(f"MirrorSettings.producer_linger_ms must be >= 0, got {self.producer_linger_ms}")
 
 
 def replication_pairs(topology: Topology) -> list[MirrorPair]:

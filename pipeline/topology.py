@@ -33,12 +33,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dc2dc.topics.errors import ConfigError
+
 _DC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DC_KEYS = {"kafka", "arangodb", "username", "password_file", "password_env", "jwt_secret_file",
             "jwt_secret_env", "signing_key", "verify_key"}
 
 
-class TopologyError(ValueError):
+class TopologyError(ConfigError):
     """The topology file is malformed or describes an impossible setup."""
 
 

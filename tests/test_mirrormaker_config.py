@@ -23,6 +23,7 @@ from dc2dc.mirrormaker.config import (
     replication_pairs,
 )
 from dc2dc.pipeline.topology import Topology, TopologyError
+from dc2dc.topics.errors import ConfigError
 from dc2dc.topics.names import (
     control_topic,
     feedback_probe_topic,
@@ -80,7 +81,7 @@ def test_feedback_regex_takes_the_feedback_topic_of_that_pair_only() -> None:
 def test_dc_ids_with_regex_characters_are_escaped() -> None:
     # '-' is an ordinary character in DC ids; '.' never reaches a regex (ids refuse it).
     assert matches(forward_topics_regex("dc-1"), control_topic("dc-1"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         forward_topics_regex("a.b")
 
 
@@ -176,9 +177,9 @@ def test_exactly_once_is_enabled_on_every_target_worker_with_its_rest_listener()
 
 
 def test_nonsense_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="replication_factor"):
+    with pytest.raises(ConfigError, match="replication_factor"):
         MirrorSettings(replication_factor=0)
-    with pytest.raises(ValueError, match="producer_linger_ms"):
+    with pytest.raises(ConfigError, match="producer_linger_ms"):
         MirrorSettings(producer_linger_ms=-1)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from dc2dc.topics.errors import ConfigError
+
 PREFIX = "dc2dc"
 _SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -15,7 +17,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 def _checked(part: str, what: str) -> str:
     # No dots inside a part: the regexes below split on them.
     if not _SAFE.match(part):
-        raise ValueError(f"{what} {part!r} may only contain letters, digits, '_' and '-'")
+        raise ConfigError(f"{what} {part!r} may only contain letters, digits, '_' and '-'")
     return part
 
 

@@ -21,10 +21,9 @@ each of its operations is absolute.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Iterable, Sequence, TypeVar
 
 from dc2dc.pipeline.arango import errno
 from dc2dc.pipeline.destination.apply_batch import Step, StreamProtocolError
@@ -33,6 +32,7 @@ from dc2dc.pipeline.arango.query import query
 from dc2dc.pipeline.errors import ArangoError
 from dc2dc.pipeline.snapshot import shard_order
 from dc2dc.pipeline.destination.structure_apply import StructureError
+from dc2dc.pipeline.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -87,20 +87,6 @@ def check_items(resp: Response, what: str, tolerated: frozenset[int] = _NO_TOLER
                 continue
             raise ArangoError(resp.status, num, f"{what}: item {index}: {item.get('errorMessage', '')}")
     return hits
-
-
-async def retrying(what: str, fn: Callable[[], Awaitable[T]], *, max_delay: float = 5.0) -> T:
-    """Run ``fn`` until it succeeds or fails with an error that a retry cannot fix."""
-    delay = 0.05
-    while True:
-        try:
-            return await fn()
-        except ArangoError as exc:
-            if not exc.retriable:
-                raise
-            log.warning("%s: %s; retrying in %.2fs", what, exc, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, max_delay)
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:

@@ -18,6 +18,7 @@ import ssl as ssl_module
 from dataclasses import dataclass
 
 from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.topics.errors import ConfigError
 
 ROLE_SINGLE = "SINGLE"
 ROLE_COORDINATOR = "COORDINATOR"
@@ -66,7 +67,7 @@ class SourceCluster:
         """Learn the role; a single server also learns its own server id."""
         role = (await self.coordinator.request("GET", "/_admin/server/role")).json()["role"].upper()
         if role not in (ROLE_SINGLE, ROLE_COORDINATOR):
-            raise ValueError(f"{self.coordinator.base_url} is a {role}: point dc2dc at a coordinator or single server")
+            raise ConfigError(f"{self.coordinator.base_url} is a {role}: point dc2dc at a coordinator or single server")
         self.role = role
         if self.single:
             last = (await self.coordinator.request("GET", "/_api/wal/lastTick")).json()

@@ -34,7 +34,6 @@ Shard ids of a single server are its collections' ``c<id>`` (see ``source_cluste
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 

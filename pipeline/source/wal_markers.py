@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dc2dc.topics.envelope import Envelope, Op
+from dc2dc.topics.errors import Dc2dcError
 
 DATABASE_CREATE = 1100
 DATABASE_DROP = 1101
@@ -47,7 +48,7 @@ STRUCTURE_TYPES = frozenset({DATABASE_CREATE, DATABASE_DROP, COLLECTION_CREATE, 
                              VIEW_CREATE, VIEW_DROP, VIEW_CHANGE})
 
 
-class MarkerError(ValueError):
+class MarkerError(Dc2dcError):
     """A WAL marker that breaks the stream's rules (dc2dc stops rather than guess)."""
 
 
