@@ -20,7 +20,7 @@ Which pairs are mirrored, and why they look as they do:
   committed record in the destination.
 * Heartbeats are off: they would make MM2 start a herder for every pair, including the disabled
   ones. Checkpoints stay on (MM2 refuses a checkpoint connector without them) but group offsets
-  are not synced: positions live in the destination ArangoDB (design.md section 5), and Kafka
+  are not synced: positions live in the destination ArangoDB (``ARCHITECTURE.md``, "Positions"), and Kafka
   offsets there are only a hint. Offset syncs are written in the target, so MM2 only ever
   writes into the DC it runs in.
 * Delivery is exactly-once into the target (KIP-618, dedicated MM2 since Kafka 3.5): the target

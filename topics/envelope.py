@@ -1,7 +1,7 @@
 """The one message schema of dc2dc: envelopes on shard, control and feedback topics.
 
 Values are plain JSON (orjson) so ``kafka-console-consumer`` shows them as they are. The
-fields below are the contract between source and destination workers (design.md section 3);
+fields below are the contract between source and destination workers (``ARCHITECTURE.md``, "Messages");
 add fields only with a default, and bump ``SCHEMA_VERSION`` when a field changes meaning.
 """
 
@@ -23,7 +23,7 @@ class Op(str, enum.Enum):
     TXN_BEGIN = "txn_begin"
     TXN_COMMIT = "txn_commit"
     TXN_ABORT = "txn_abort"
-    # shard topics: (re)synchronisation, design.md section 6
+    # shard topics: (re)synchronisation, ``ARCHITECTURE.md``, "Sync"
     RESYNC_BEGIN = "resync_begin"
     RESYNC_DOC = "resync_doc"
     RESYNC_REMOVE = "resync_remove"

@@ -1,6 +1,6 @@
 """Structure snapshots: the full desired structure of a source DC, read from its coordinator.
 
-A snapshot is what the control topic carries (``/tmp/structure-contract.md``, "Structure snapshot"):
+A snapshot is what the control topic carries (``ARCHITECTURE.md``):
 databases with their options, collections with the properties that matter, the source shard
 ids in hash-slot order, indexes, views, analyzers, and users with permissions. It is built
 from the public HTTP API only, so it works the same against ArangoDB and the stand-in.
