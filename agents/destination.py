@@ -55,7 +55,8 @@ from dc2dc.pipeline.destination.apply_batch import DEFAULT_MAX_BYTES, DEFAULT_MA
 from dc2dc.pipeline.destination.document_apply import DocumentWriter, ShardApplier, Target, locate
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import Dc2dcError
-from dc2dc.pipeline.retry import retrying
+from dc2dc.pipeline.retry import RetryBudgetSpent, retrying
+from dc2dc.pipeline.destination.shard_health import HealthStore, ShardState
 from dc2dc.pipeline.destination.positions import AppliedStructure, Position, PositionStore
 from dc2dc.pipeline.destination.structure_apply import StructureApplier
 from dc2dc.topics import codec
@@ -78,6 +79,7 @@ class DestinationConfig:
     max_bytes: int = DEFAULT_MAX_BYTES
     queue_limit: int = 5000               # records queued per shard before its partition pauses
     feedback_interval_s: float = 5.0
+    resync_request_interval_s: float = 30.0   # a gap's resync request is sent again until its resync begins
     metadata_max_age_ms: int = 5000       # how soon a new shard topic is noticed
     topic_settings: TopicSettings = TopicSettings()   # for the feedback topic, if this worker creates it
 
@@ -167,6 +169,8 @@ class DestinationWorker:
         self._http = http
         self._verifier = verifier
         self._store = PositionStore(http, config.src)
+        self._health = HealthStore(http, config.src)
+        self._health_lock = asyncio.Lock()
         self._structure = StructureApplier(http)
         self._writer = DocumentWriter(http)
         self._gate = _Gate()
@@ -384,6 +388,7 @@ class DestinationWorker:
         assert consumer is not None
         # Another worker may have applied these shards since this one last had them.
         self._positions = await retrying("reading positions", self._store.load)
+        unwell = await retrying("reading shard health", self._health.load)
         for tp in tps:
             parsed = shard_of(tp.topic)
             if parsed is None or tp in self._shards:
@@ -401,6 +406,8 @@ class DestinationWorker:
                 consumer.seek(tp, 0)
             self._reassembler.reset(self.config.src, shard, last_seen)
             state = _Shard(tp, shard, applier, pos, last_seen)
+            if shard in unwell and unwell[shard].state is not ShardState.APPLYING:
+                self._set_health(state, ShardState.APPLYING)   # a restart tries the shard again
             state.task = asyncio.create_task(self._shard_loop(state), name=f"dc2dc-dst-{shard}")
             self._shards[tp] = state
             log.info("shard %s assigned, resuming after seq %d", shard, last_seen)
@@ -465,6 +472,7 @@ class DestinationWorker:
             log.warning("shard %s: resync begins at seq %d, applying again", state.shard, env.seq)
             state.gap = False
             self.stats.stopped.pop(state.shard, None)
+            self._set_health(state, ShardState.APPLYING)
             self._reassembler.reset(self.config.src, state.shard, env.seq - 1)
         try:
             whole = self._reassembler.feed(env)
@@ -488,15 +496,33 @@ class DestinationWorker:
         log.error("shard %s stopped: %s; requesting a resync", state.shard, reason)
         state.gap = True
         self.stats.stopped[state.shard] = reason
-        self.stats.resync_requests += 1
-        self._background(self._send_feedback(Op.RESYNC_REQUEST, {
-            "dst": self.config.dst, "shard": state.shard, "reason": reason}), f"resync request for {state.shard}")
+        self._set_health(state, ShardState.WAITING_FOR_RESYNC, reason)
+        self._background(self._request_resync(state, reason), f"resync request for {state.shard}")
+
+    async def _request_resync(self, state: _Shard, reason: str) -> None:
+        # A request can be lost (no source worker running, MM2 down, the feedback topic re-created),
+        # so it is sent again until the resync begins or the shard leaves this worker.
+        while state.gap and self._shards.get(state.tp) is state:
+            self.stats.resync_requests += 1
+            await self._send_feedback(Op.RESYNC_REQUEST, {"dst": self.config.dst, "shard": state.shard,
+                                                          "reason": reason})
+            await asyncio.sleep(self.config.resync_request_interval_s)
 
     def _stop(self, state: _Shard, reason: str, exc: BaseException | None = None) -> None:
         log.error("shard %s stopped: %s", state.shard, reason, exc_info=exc)
         state.stopped = reason
         self.stats.stopped[state.shard] = reason
+        self._set_health(state, ShardState.FAILED if isinstance(exc, RetryBudgetSpent) else ShardState.STOPPED,
+                         reason)
         self._flow(state, pause=True)
+
+    def _set_health(self, state: _Shard, health: ShardState, reason: str = "") -> None:
+        async def record() -> None:
+            async with self._health_lock:   # FIFO: health changes are stored in the order they happened
+                await retrying(f"recording the health of {state.shard}",
+                               lambda: self._health.save(state.shard, health, reason))
+
+        self._background(record(), f"recording the health of {state.shard}")
 
     async def _shard_loop(self, state: _Shard) -> None:
         try:

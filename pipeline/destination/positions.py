@@ -24,7 +24,7 @@ from dc2dc.pipeline.arango.query import query
 from dc2dc.pipeline.errors import ArangoError
 
 COLLECTION = "_dc2dc_positions"
-_SYSTEM_DB = "_system"
+SYSTEM_DB = "_system"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class PositionStore:
     async def ensure(self) -> None:
         """Create the collection if it is missing (idempotent)."""
         try:
-            await self._http.request("POST", "/_api/collection", db=_SYSTEM_DB,
+            await self._http.request("POST", "/_api/collection", db=SYSTEM_DB,
                                      json={"name": COLLECTION, "isSystem": True, "waitForSync": True})
         except ArangoError as exc:
             if exc.error_num != errno.ARANGO_DUPLICATE_NAME:
@@ -94,7 +94,7 @@ class PositionStore:
         out: dict[str, Position] = {}
         try:
             async for doc in query(self._http, "FOR d IN @@c FILTER d.src == @src AND d.shard != null RETURN d",
-                                   db=_SYSTEM_DB, bind_vars={"@c": COLLECTION, "src": self.src}):
+                                   db=SYSTEM_DB, bind_vars={"@c": COLLECTION, "src": self.src}):
                 pos = Position(**{k: v for k, v in doc.items() if k in _POSITION_FIELDS})
                 out[pos.shard] = pos
         except ArangoError as exc:
@@ -112,7 +112,7 @@ class PositionStore:
     async def load_structure(self) -> AppliedStructure | None:
         try:
             resp = await self._http.request("GET", f"/_api/document/{COLLECTION}/{doc_key(self.src, 'structure')}",
-                                            db=_SYSTEM_DB)
+                                            db=SYSTEM_DB)
         except ArangoError as exc:
             if exc.error_num in (errno.ARANGO_DOCUMENT_NOT_FOUND, errno.ARANGO_DATA_SOURCE_NOT_FOUND):
                 return None
@@ -125,6 +125,6 @@ class PositionStore:
                             "epoch": applied.epoch, "snapshot": applied.snapshot}])
 
     async def _write(self, docs: list[dict[str, Any]]) -> None:
-        resp = await self._http.request("POST", f"/_api/document/{COLLECTION}", db=_SYSTEM_DB,
+        resp = await self._http.request("POST", f"/_api/document/{COLLECTION}", db=SYSTEM_DB,
                                         params={"overwriteMode": "replace"}, json=docs)
-        check_items(resp, f"storing positions in {_SYSTEM_DB}/{COLLECTION}")
+        check_items(resp, f"storing positions in {SYSTEM_DB}/{COLLECTION}")

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import importlib
 import sys
+from collections.abc import Mapping
 
 import click
 import orjson
@@ -20,6 +21,7 @@ from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.ops.check import CheckReport, compare
 from dc2dc.pipeline.ops.lag import ShardLag, read_heads, shard_lags
 from dc2dc.pipeline.destination.positions import PositionStore
+from dc2dc.pipeline.destination.shard_health import HealthStore, ShardHealth
 from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
 
 # name -> (module, attribute) of commands loaded on first use
@@ -75,6 +77,12 @@ async def flow_lags(source: Datacenter, target: Datacenter) -> list[ShardLag]:
     return shard_lags(await read_heads(source.kafka, source.id), applied)
 
 
+async def flow_health(source: Datacenter, target: Datacenter) -> dict[str, ShardHealth]:
+    """The health the target's destination workers recorded for each shard of source that is not well."""
+    async with _coordinator(target) as http:
+        return {shard: h for shard, h in (await HealthStore(http, source.id).load()).items() if not h.healthy}
+
+
 async def flow_check(source: Datacenter, target: Datacenter) -> CheckReport:
     """Compare both sides of a flow through their coordinators."""
     async with _coordinator(source) as a, _coordinator(target) as b:
@@ -94,25 +102,47 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="machine-rea
 @_to_option
 @_json_option
 def status(topology_path: str, src: str | None, dst: str | None, as_json: bool) -> None:
-    """Per-shard lag of a flow: newest message produced in the source vs. applied in the destination."""
+    """Per-shard lag and health of a flow: newest message produced in the source vs. applied in the destination.
+
+    Exits 1 when a shard is not healthy (stopped, failed, waiting for a resync), 0 otherwise.
+    """
     source, target = _flow(_load(topology_path), src, dst)
 
     lags = asyncio.run(flow_lags(source, target))
+    health = asyncio.run(flow_health(source, target))
     if as_json:
-        click.echo(orjson.dumps({"from": source.id, "to": target.id, "in_sync": all(x.in_sync for x in lags),
-                                 "shards": [{**dataclasses.asdict(x), "behind": x.behind, "lag_ms": x.lag_ms,
-                                             "in_sync": x.in_sync} for x in lags]}).decode())
-        return
-    Console().print(lag_table(lags, f"{source.id} -> {target.id}"))
+        click.echo(orjson.dumps({
+            "from": source.id, "to": target.id, "healthy": not health,
+            "in_sync": not health and all(x.in_sync for x in lags),
+            "shards": [{**dataclasses.asdict(x), "behind": x.behind, "lag_ms": x.lag_ms,
+                        "in_sync": x.in_sync and x.shard not in health, "state": _state(x, health),
+                        "reason": health[x.shard].reason if x.shard in health else ""} for x in lags]}).decode())
+    else:
+        Console().print(lag_table(lags, f"{source.id} -> {target.id}", health))
+    if health:
+        raise SystemExit(1)
 
 
-def lag_table(lags: list[ShardLag], title: str) -> Table:
+def _state(lag: ShardLag, health: Mapping[str, ShardHealth]) -> str:
+    if lag.shard in health:
+        return health[lag.shard].state.value
+    return "in sync" if lag.in_sync else "behind"
+
+
+_STATE_STYLE = {"in sync": "green", "behind": "yellow"}
+
+
+def lag_table(lags: list[ShardLag], title: str, health: Mapping[str, ShardHealth] | None = None) -> Table:
+    health = health or {}
     table = Table(title=title)
     for column in ("shard", "produced seq", "applied seq", "behind", "lag ms", "state"):
         table.add_column(column, justify="left" if column in ("shard", "state") else "right")
     for x in lags:
-        table.add_row(x.shard, str(x.head_seq), str(x.applied_seq), str(x.behind), str(x.lag_ms),
-                      "[green]in sync[/]" if x.in_sync else "[yellow]behind[/]")
+        state = _state(x, health)
+        shown = f"[{_STATE_STYLE.get(state, 'bold red')}]{state}[/]"
+        if x.shard in health and health[x.shard].reason:
+            shown += f" ({health[x.shard].reason})"
+        table.add_row(x.shard, str(x.head_seq), str(x.applied_seq), str(x.behind), str(x.lag_ms), shown)
     return table
 
 
