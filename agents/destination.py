@@ -43,7 +43,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,7 +221,8 @@ class DestinationWorker:
             bootstrap_servers=cfg.bootstrap, group_id=f"{cfg.group}.control", enable_auto_commit=False,
             isolation_level="read_committed", auto_offset_reset="earliest",
             metadata_max_age_ms=cfg.metadata_max_age_ms)
-        self._control_consumer.subscribe([control_topic(cfg.src)], listener=_ControlListener(self))
+        self._control_consumer.subscribe([control_topic(cfg.src)],
+                                         listener=_Listener(self, self._deactivate_all, self._activate_all))
         await self._control_consumer.start()
         self._main = [self._spawn(self._control_loop(), "dc2dc-dst-control"),
                       self._spawn(self._feedback_loop(), "dc2dc-dst-feedback")]
@@ -235,7 +236,11 @@ class DestinationWorker:
         if task.cancelled() or task.exception() is None:
             return
         exc = task.exception()
-        self.stats.failed = f"{task.get_name()}: {exc!r}"
+        assert exc is not None
+        self._fail(task.get_name(), exc)
+
+    def _fail(self, where: str, exc: BaseException) -> None:
+        self.stats.failed = f"{where}: {exc!r}"
         log.critical("destination worker %s->%s failed: %s", self.config.src, self.config.dst, self.stats.failed)
         if self._failure is None:
             self._failure = exc
@@ -281,11 +286,19 @@ class DestinationWorker:
             bootstrap_servers=cfg.bootstrap, group_id=cfg.group, enable_auto_commit=False,
             isolation_level="read_committed", auto_offset_reset="earliest",
             metadata_max_age_ms=cfg.metadata_max_age_ms, max_partition_fetch_bytes=8 * 1024 * 1024)
-        self._consumer.subscribe(pattern=shard_topics_pattern(cfg.src), listener=_Listener(self))
+        self._consumer.subscribe(pattern=shard_topics_pattern(cfg.src),
+                                 listener=_Listener(self, self._revoked, self._assigned))
         await self._consumer.start()
         self._poll_task = self._spawn(self._poll_loop(), "dc2dc-dst-poll")
         self.stats.active = True
         log.info("destination worker %s->%s is active", cfg.src, cfg.dst)
+
+    async def _activate_all(self, tps: set[TopicPartition]) -> None:
+        for tp in tps:
+            await self._activate(tp)
+
+    async def _deactivate_all(self, _tps: set[TopicPartition]) -> None:
+        await self._deactivate()
 
     async def _deactivate(self) -> None:
         """Stop applying (before another worker may start): poll loop, shard tasks, shard consumer."""
@@ -653,26 +666,29 @@ async def _close(client: AIOKafkaConsumer | AIOKafkaProducer, timeout_s: float =
         log.warning("%s failed while stopping: %r", type(client).__name__, exc)
 
 
-class _ControlListener(ConsumerRebalanceListener):
-    """Active while holding the control partition; everything stops before it moves on."""
-
-    def __init__(self, worker: DestinationWorker) -> None:
-        self._worker = worker
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._worker._deactivate()
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        for tp in assigned:
-            await self._worker._activate(tp)
-
-
 class _Listener(ConsumerRebalanceListener):
-    def __init__(self, worker: DestinationWorker) -> None:
-        self._worker = worker
+    """Hands a rebalance to the worker; a failure there fails the worker.
+
+    aiokafka only logs what a rebalance callback raises and carries on: a worker whose activation
+    failed would hold the control partition and apply nothing (standbys never take over), and
+    partitions whose assignment failed would have their records dropped from each fetch.
+    """
+
+    def __init__(self, worker: DestinationWorker, revoked: Callable[[set[TopicPartition]], Awaitable[None]],
+                 assigned: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
+        self._worker, self._on_revoked, self._on_assigned = worker, revoked, assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._worker._revoked(set(revoked))
+        await self._guard(self._on_revoked, set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._worker._assigned(set(assigned))
+        await self._guard(self._on_assigned, set(assigned))
+
+    async def _guard(self, handler: Callable[[set[TopicPartition]], Awaitable[None]],
+                     tps: set[TopicPartition]) -> None:
+        try:
+            await handler(tps)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._worker._fail(f"rebalance ({handler.__name__})", exc)
