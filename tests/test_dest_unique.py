@@ -169,7 +169,7 @@ def _stream(txns: list[Txn]) -> list[Received]:
     return stream.records
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=histories(), max_ops=st.integers(1, 6))
 def test_any_valid_history_under_a_unique_index_applies_to_the_source_state(
     standin_b: dict[str, Any], history: tuple[dict[str, str], list[Txn]], max_ops: int,
