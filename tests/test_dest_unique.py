@@ -15,10 +15,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.errors import ArangoError
 from dc2dc.pipeline.destination.apply_batch import Received, plan
 from dc2dc.pipeline.destination.document_apply import DocumentWriter, ShardApplier, Target
 from dc2dc.topics.envelope import Envelope, Op
@@ -101,6 +103,25 @@ async def test_single_operation_writes_that_swap_unique_values_apply_when_batche
     stream.put("k3", "w")
     await _apply(http, target, stream.records)
     assert await _emails(http, target) == {"k1": "y", "k2": "x", "k3": "w"}
+
+
+async def test_a_real_conflict_still_stops_the_shard_and_keeps_the_documents_it_could_not_place(
+    http: ArangoHttp,
+) -> None:
+    target = await _unique_collection(http)
+    before = Stream()
+    before.put("k1", "x")
+    before.put("k2", "y")
+    before.put("k9", "z")   # B holds "z" where the source's stream says it is free: a divergence
+    await _apply(http, target, before.records)
+    stream = Stream()
+    stream.seq = itertools.count(4)
+    stream.put("k1", "y")
+    stream.put("k2", "z")
+    with pytest.raises(ArangoError) as err:
+        await _apply(http, target, stream.records)
+    assert err.value.error_num == 1210 and not err.value.retriable
+    assert await _emails(http, target) == {"k1": "x", "k2": "y", "k9": "z"}
 
 
 @dataclass(frozen=True)

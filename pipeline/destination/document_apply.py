@@ -3,7 +3,8 @@
 Everything goes through the public document, cursor and stream-transaction APIs:
 
 * upserts: ``POST /_api/document/<c>?overwriteMode=replace&isRestore=true`` with an array, so
-  the source ``_key`` and ``_rev`` are kept (``isRestore`` stores ``_rev`` verbatim);
+  the source ``_key`` and ``_rev`` are kept (``isRestore`` stores ``_rev`` verbatim); documents
+  a unique index refuses in every order are removed and re-inserted in one transaction;
 * removes: ``DELETE /_api/document/<c>`` with an array of keys; "not found" (1202) is success;
 * a source transaction: ``/_api/transaction/begin``, the requests with ``x-arango-trx-id``,
   then commit — so its changes become visible together;
