@@ -3,7 +3,8 @@
 Everything goes through the public document, cursor and stream-transaction APIs:
 
 * upserts: ``POST /_api/document/<c>?overwriteMode=replace&isRestore=true`` with an array, so
-  the source ``_key`` and ``_rev`` are kept (``isRestore`` stores ``_rev`` verbatim);
+  the source ``_key`` and ``_rev`` are kept (``isRestore`` stores ``_rev`` verbatim); documents
+  a unique index refuses in every order are removed and re-inserted in one transaction;
 * removes: ``DELETE /_api/document/<c>`` with an array of keys; "not found" (1202) is success;
 * a source transaction: ``/_api/transaction/begin``, the requests with ``x-arango-trx-id``,
   then commit — so its changes become visible together;
@@ -108,6 +109,35 @@ class DocumentWriter:
     async def upsert(self, target: Target, docs: Sequence[dict[str, Any]], trx: str | None = None) -> None:
         # _id names the source collection; the destination derives it from its own name.
         pending = [{k: v for k, v in d.items() if k != "_id"} for d in docs]
+        stuck = await self._upsert_rounds(target, pending, trx)
+        if not stuck:
+            return
+        # The stuck documents hold each other's unique values: the source went through values no
+        # final state shows (a swap via a temporary value, or a remove and re-insert). Removing
+        # them frees those values, so their final states then meet only values the source's final
+        # state holds too; a conflict left after that is a real divergence of B.
+        if trx is not None:
+            stuck = await self._reinsert(target, stuck, trx)
+        else:
+            # Within a transaction of our own, so no reader sees the documents gone.
+            own = await self.begin(target)
+            committed = False
+            try:
+                stuck = await self._reinsert(target, stuck, own)
+                if not stuck:
+                    await self.commit(target, own)
+                    committed = True
+            finally:
+                if not committed:   # the removes are undone unless every re-insert succeeded
+                    await self.abort_quietly(target, own)
+        if stuck:
+            raise ArangoError(409, errno.ARANGO_UNIQUE_CONSTRAINT_VIOLATED,
+                              f"upsert into {target.db}/{target.coll}: {len(stuck)} document(s) violate a "
+                              f"unique index, e.g. {stuck[0].get('_key')!r}")
+
+    async def _upsert_rounds(self, target: Target, pending: list[dict[str, Any]],
+                             trx: str | None) -> list[dict[str, Any]]:
+        """Upsert, retrying unique conflicts while a round makes progress; what stays refused."""
         what = f"upsert into {target.db}/{target.coll}"
         while pending:
             # A secondary unique index can refuse an item whose value another item of the same
@@ -119,10 +149,13 @@ class DocumentWriter:
                     params={"overwriteMode": "replace", "isRestore": True}, headers=self._headers(trx))
                 conflicted += [part[i] for i in check_items(resp, what, _UNIQUE_CONFLICT)]
             if len(conflicted) == len(pending):
-                raise ArangoError(409, errno.ARANGO_UNIQUE_CONSTRAINT_VIOLATED,
-                                  f"{what}: {len(conflicted)} document(s) violate a unique index, e.g. "
-                                  f"{conflicted[0].get('_key')!r}")
+                return conflicted
             pending = conflicted
+        return []
+
+    async def _reinsert(self, target: Target, docs: list[dict[str, Any]], trx: str) -> list[dict[str, Any]]:
+        await self.remove(target, [d["_key"] for d in docs], trx)
+        return await self._upsert_rounds(target, docs, trx)
 
     async def remove(self, target: Target, keys: Sequence[str], trx: str | None = None) -> None:
         for part in _chunks(list(keys), self._request_ops):
@@ -153,8 +186,12 @@ class DocumentWriter:
     async def commit(self, target: Target, trx: str) -> None:
         await self._http.request("PUT", f"/_api/transaction/{trx}", db=target.db)
 
-    async def abort(self, target: Target, trx: str) -> None:
-        await self._http.request("DELETE", f"/_api/transaction/{trx}", db=target.db)
+    async def abort_quietly(self, target: Target, trx: str) -> None:
+        # Best effort: an unfinished stream transaction also expires on the server by itself.
+        try:
+            await self._http.request("DELETE", f"/_api/transaction/{trx}", db=target.db)
+        except ArangoError as exc:
+            log.warning("aborting transaction %s on %s failed: %s", trx, target, exc)
 
 
 class ShardApplier:
@@ -208,11 +245,7 @@ class ShardApplier:
         try:
             await self._apply_plain(step, target, trx)
         except BaseException:
-            # Best effort: an unfinished stream transaction also expires on the server by itself.
-            try:
-                await self._writer.abort(target, trx)
-            except ArangoError as exc:
-                log.warning("aborting transaction %s on %s failed: %s", trx, target, exc)
+            await self._writer.abort_quietly(target, trx)
             raise
         await self._writer.commit(target, trx)
 

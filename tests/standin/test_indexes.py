@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import requests
 from arango import errno
-from arango.exceptions import DocumentInsertError, IndexCreateError
+from arango.exceptions import DocumentInsertError, DocumentReplaceError, IndexCreateError
 
 
 def test_identical_index_creation_is_idempotent(standin, db):
@@ -62,3 +62,28 @@ def test_ttl_index_expires_documents_through_ordinary_removes(standin, db):
                       {"_key": "fresh", "at": now}, {"_key": "untimed"}])
     assert admin.ttl_sweep(standin.info) >= 2
     assert sorted(d["_key"] for d in coll.all()) == ["fresh", "untimed"]
+
+
+def test_unique_index_is_enforced_on_replace_overwrite_import_and_in_stream_transactions(db):
+    coll = db.create_collection("c", shard_count=1)
+    coll.add_index({"type": "persistent", "fields": ["email"], "unique": True, "name": "by_email"})
+    coll.insert_many([{"_key": "a", "email": "x"}, {"_key": "b", "email": "y"}])
+    with pytest.raises(DocumentReplaceError) as exc:
+        coll.replace({"_key": "b", "email": "x"})
+    assert exc.value.error_code == errno.UNIQUE_CONSTRAINT_VIOLATED and exc.value.http_code == 409
+    with pytest.raises(DocumentInsertError) as exc:
+        coll.insert({"_key": "b", "email": "x"}, overwrite_mode="replace")
+    assert exc.value.error_code == errno.UNIQUE_CONSTRAINT_VIOLATED
+    imported = coll.import_bulk([{"_key": "c", "email": "x"}, {"_key": "d", "email": "z"}], halt_on_error=False)
+    assert (imported["created"], imported["errors"]) == (1, 1)
+    # Inside a stream transaction a value is free once an earlier operation of it gave it up.
+    trx = db.begin_transaction(write="c")
+    tc = trx.collection("c")
+    tc.replace({"_key": "a", "email": "tmp"})
+    with pytest.raises(DocumentReplaceError) as exc:
+        tc.replace({"_key": "b", "email": "z"})
+    assert exc.value.error_code == errno.UNIQUE_CONSTRAINT_VIOLATED
+    tc.replace({"_key": "b", "email": "x"})
+    tc.replace({"_key": "a", "email": "y"})
+    trx.commit_transaction()
+    assert {d["_key"]: d["email"] for d in coll.all()} == {"a": "y", "b": "x", "d": "z"}
