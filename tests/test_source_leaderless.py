@@ -45,7 +45,8 @@ def assert_no_heartbeat_passes_an_unsent_change(envs: list[Envelope]) -> None:
         elif env.op == Op.HEARTBEAT:
             claimed = max(claimed, int(env.tick))
         elif env.op in _CHANGES:
-            assert int(env.tick) > claimed, f"change at {env.tick} sent after a heartbeat at {claimed}"
+            assert int(env.tick) > claimed, (f"change at {env.tick} sent after a heartbeat at {claimed}: "
+                                             f"{[(e.seq, e.op.value, e.tick) for e in envs]}")
 
 
 async def _report_leader(arango: ArangoHttp, shard: str, leader: str | None) -> None:
