@@ -118,3 +118,34 @@ async def test_a_shard_written_before_the_coordinator_lists_it_is_replicated_onc
     assert_contiguous(streams[shard])
     assert_no_heartbeat_passes_an_unsent_change(streams[shard])
     assert replay_all(streams) == model
+
+
+async def test_a_streaming_shard_the_coordinator_stops_listing_for_a_while_resyncs_when_listed_again(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+    await arango.request("POST", "/_api/database", json={"name": DB})
+    shards = await create_collection(arango, DB, "c", shards=1)
+    shard = shards[0]
+    await insert(arango, DB, "c", [{"_key": "k0", "r": 0}])
+    model = {"k0": {"r": 0}}
+    src = new_dc_id()
+    async with SourceComponent(source_settings(standin, bootstrap, src)) as source:
+        await caught_up(source, arango, shards)
+        await arango.request("PUT", "/_admin/standin/coordinator-hide",
+                             json={"database": DB, "collection": "c", "hidden": True})
+        await wait_until(lambda: shard not in source.shards, what="the shard no longer followed")
+        await insert(arango, DB, "c", [{"_key": "unlisted", "r": 1}])
+        model["unlisted"] = {"r": 1}
+        await wait_until(lambda: shard in source._orphans, timeout=30, what="the shard given up on")
+        await arango.request("PUT", "/_admin/standin/coordinator-hide",
+                             json={"database": DB, "collection": "c", "hidden": False})
+        await wait_until(lambda: shard in source.shards and source.shards[shard].live, what="the shard live")
+        await insert(arango, DB, "c", [{"_key": "relisted", "r": 2}])
+        model["relisted"] = {"r": 2}
+        await caught_up(source, arango, shards)
+        await asyncio.sleep(1.5)
+
+    streams = await read_shards(bootstrap, src, shards)
+    assert_contiguous(streams[shard])
+    assert_no_heartbeat_passes_an_unsent_change(streams[shard])
+    assert replay_all(streams) == model
+    assert [e.body["reason"] for e in streams[shard] if e.op == Op.RESYNC_BEGIN] == ["initial", "leader_unknown"]
