@@ -28,14 +28,24 @@ read earlier, and units at or below ``T0``, are dropped: the snapshot has them. 
 messages gets one Kafka transaction; only then does the tail position advance. Idle live shards get a heartbeat carrying the server's safe
 position every ``heartbeat_interval_s``, which also keeps their resume point recent.
 
+No usable leader. While the coordinator names no leader for a shard, or one it does not list (a
+failover in progress), the shard's units from the server it follows are held, not dropped
+(``pipeline.source.leader_gap``), and its heartbeats stay below the first of them. Named again,
+the same server sends them; another one resyncs the shard, and so does the same one when more
+than ``max_held_units`` piled up. A shard that goes live from its topic after its leader's tail
+has read past the topic's end (it had no usable leader, or was not listed, meanwhile) resyncs.
+A shard seen in the WAL but not listed within ``_UNKNOWN_SHARD_WAIT_S`` is an orphan until the
+coordinator lists it; a shard listed for the first time starts with an initial sync anyway.
+
 Leader moves, purged WAL, resync requests. A shard whose leader changes gets a new
 *generation*: batches routed under the old one are dropped at send time (under the producer's
 lock), and the shard resyncs from the new leader. ``frompresent=false`` resyncs every shard
 that follows that server and restarts its tail from the server's current tick. A
 ``resync_request`` on a feedback topic resyncs that shard. Nothing is ever skipped.
 ``resync_begin.body.reason`` says why: ``initial``, ``leader_move``, ``wal_purged``, ``gap``
-(requested by a destination, or a shard whose producer came back at an unexpected position)
-and ``interrupted`` (the topic ended inside an earlier resync, e.g. after a crash mid-dump).
+(requested by a destination, or a shard whose producer came back at an unexpected position),
+``interrupted`` (the topic ended inside an earlier resync, e.g. after a crash mid-dump) and
+``leader_unknown`` (units went unrouted while the coordinator named no usable leader).
 
 No gap between a snapshot and the tail: a server's tail always starts at or below the snapshot
 tick ``T0`` of every shard syncing from it (``_tail_floor``); a snapshot older than the running
@@ -62,6 +72,7 @@ from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError, Dc2dcError
 from dc2dc.pipeline.retry import is_retriable
 from dc2dc.pipeline.source.feedback_reader import FeedbackReader
+from dc2dc.pipeline.source.leader_gap import LeaderGap
 from dc2dc.pipeline.source.shard_producer import ProducerFailed, RecordEncoder, ShardProducer
 from dc2dc.pipeline.source.shard_resolver import ShardResolver
 from dc2dc.pipeline.source.snapshot_sync import SyncAborted, SyncProgress, SyncSettings, snapshot_shard
@@ -122,6 +133,7 @@ class ShardState:
     t0: int | None = None
     holding: bool = False            # the snapshot's batch has been requested: hold new units
     held: list[tuple[WalUnit, list[dict[str, Any]]]] = field(default_factory=list)
+    gap: LeaderGap | None = None     # live, but the coordinator names no usable leader: hold units
     last_sent: float = 0.0
 
 
@@ -171,6 +183,7 @@ class SourceComponent:
         self._stopped = asyncio.Event()
         self._failure: BaseException | None = None
         self.tail_positions: dict[str, int] = {}
+        self._tail_read: dict[str, int] = {}
         self._tail_floor: dict[str, int] = {}
         self.applied: dict[str, dict[str, Any]] = {}
         self.stats: dict[str, int] = defaultdict(int)
@@ -281,6 +294,8 @@ class SourceComponent:
             epoch = self.publisher.epoch
             self._leaders = structure.leaders
             self._ignored = structure.ignored
+            # An orphan was only not listed yet (a coordinator lagging its DBServers).
+            self._orphans -= structure.shards.keys() | structure.ignored
             for shard, st in list(self.shards.items()):
                 if shard not in structure.shards:
                     await self._remove_shard(shard)
@@ -314,10 +329,15 @@ class SourceComponent:
         async with st.producer.lock:  # not in the middle of a transaction
             await st.producer.stop()
 
+    def _usable_leader(self, shard: str) -> str | None:
+        """The shard's leader, unless the coordinator names none or one it lists nowhere (a failover)."""
+        leader = self._leaders.get(shard)
+        return leader if leader is not None and self.cluster.known(leader) else None
+
     def _follow_leader(self, st: ShardState) -> None:
         """Start, keep or move a shard's stream according to its current leader."""
-        leader = self._leaders.get(st.info.shard)
-        if leader is None or not self.cluster.known(leader):
+        leader = self._usable_leader(st.info.shard)
+        if leader is None:
             return  # no usable leader right now (failover in progress): decide on a later poll
         if st.live and st.server == leader:
             return
@@ -334,6 +354,10 @@ class SourceComponent:
             self._start_sync(st, leader, "interrupted")
         elif pos.server != leader:
             self._start_sync(st, leader, "leader_move")
+        elif self._tail_read.get(leader, 0) > pos.tick:
+            # The leader's tail read past the topic's end while the shard had no usable leader
+            # or was not listed: what it read for the shard was not routed.
+            self._start_sync(st, leader, "leader_unknown")
         else:
             st.live, st.server, st.tick = True, leader, pos.tick
 
@@ -342,7 +366,7 @@ class SourceComponent:
         if st.sync_task is not None and not st.sync_task.done():
             st.sync_task.cancel()
         st.generation += 1
-        st.live, st.server, st.t0, st.held, st.holding = False, None, None, [], False
+        st.live, st.server, st.t0, st.held, st.holding, st.gap = False, None, None, [], False, None
         st.sync_server = server
         st.sync = SyncProgress(shard=st.info.shard, reason=reason)
         self.stats[f"resync_{reason}"] += 1
@@ -466,6 +490,7 @@ class SourceComponent:
         self.tail_positions[server] = start
         while True:
             chunk = await tailer.fetch()
+            self._tail_read[server] = tailer.next_position(chunk)
             out: dict[str, list[Envelope]] = defaultdict(list)
             ticks: dict[str, int] = {}
             generations: dict[str, int] = {}
@@ -478,6 +503,7 @@ class SourceComponent:
                     st = await self._led_state(server, shard)
                     if st is not None:
                         self._route(st, server, unit, markers, out, ticks, generations)
+            self._close_gaps(server, out, ticks, generations)
             safe = assembler.safe_tick(tailer.next_position(chunk))
             self._add_heartbeats(server, safe, out, ticks, generations)
             await self._send(server, out, ticks, generations)
@@ -503,7 +529,8 @@ class SourceComponent:
         return grouped
 
     async def _led_state(self, server: str, shard: str) -> ShardState | None:
-        """The state of ``shard`` if ``server`` leads it and it is replicated, else None."""
+        """The state of ``shard`` if it is replicated and ``server`` leads it — or, while no usable
+        leader is named, if ``server`` is the one the shard follows — else None."""
         if shard in self._ignored or shard in self._orphans:
             return None
         if shard not in self.shards:
@@ -518,15 +545,17 @@ class SourceComponent:
                     break
                 if time.monotonic() > deadline:
                     self._orphans.add(shard)
-                    log.warning("shard %s of server %s is in no collection any more; its WAL entries "
-                                "are not replicated", shard, server)
+                    log.warning("shard %s of server %s is in no collection (yet?); its WAL entries are "
+                                "not replicated until the coordinator lists it", shard, server)
                     return None
                 await asyncio.sleep(self.settings.structure_interval_s / 4)
             if shard in self._ignored:
                 return None
-        if self._leaders.get(shard) != server:
-            return None
-        return self.shards[shard]
+        st = self.shards[shard]
+        leader = self._usable_leader(shard)
+        if leader == server or (leader is None and server in (st.server, st.sync_server)):
+            return st
+        return None
 
     def _context(self, st: ShardState, server: str) -> ShardContext:
         i = st.info
@@ -539,6 +568,11 @@ class SourceComponent:
         if st.live and st.server == server:
             if unit.tick <= max(st.tick, ticks.get(shard, 0)):
                 self.stats["units_already_sent"] += 1
+                return
+            if st.gap is not None or self._usable_leader(shard) is None:
+                # Once a gap is open every unit waits in it, so they go out in tick order.
+                st.gap = st.gap or LeaderGap(limit=self.settings.max_held_units)
+                st.gap.hold(unit, markers)
                 return
             out[shard].extend(shard_envelopes(unit, markers, self._context(st, server)))
             ticks[shard] = unit.tick
@@ -553,6 +587,25 @@ class SourceComponent:
             return  # a restarted tail reads again what is held already
         st.held.append((unit, markers))
 
+    def _close_gaps(self, server: str, out: dict[str, list[Envelope]], ticks: dict[str, int],
+                    generations: dict[str, int]) -> None:
+        """Send what a shard held while it had no usable leader, once ``server`` is named again.
+
+        A different leader resyncs the shard instead (``_follow_leader``), which drops the gap.
+        """
+        for shard, st in self.shards.items():
+            gap = st.gap
+            if gap is None or not (st.live and st.server == server) or self._usable_leader(shard) != server:
+                continue
+            st.gap = None
+            if gap.overflowed:
+                self._start_sync(st, server, "leader_unknown")
+                continue
+            out[shard][:0] = [env for unit, markers in gap.units
+                              for env in shard_envelopes(unit, markers, self._context(st, server))]
+            ticks[shard] = max(ticks.get(shard, 0), gap.units[-1][0].tick)
+            generations.setdefault(shard, st.generation)
+
     def _add_heartbeats(self, server: str, safe: int, out: dict[str, list[Envelope]],
                         ticks: dict[str, int], generations: dict[str, int]) -> None:
         now = time.monotonic()
@@ -562,8 +615,9 @@ class SourceComponent:
             if now - st.last_sent < self.settings.heartbeat_interval_s:
                 continue
             # Sent even when the tick stands still: its ts lets a destination tell "idle and in
-            # sync" from "stalled". The tick only ever moves up to the safe position.
-            tick = max(safe, st.tick)
+            # sync" from "stalled". The tick only ever moves up to the safe position, and never
+            # to a unit held in a leader gap.
+            tick = max(st.gap.heartbeat_tick(safe) if st.gap else safe, st.tick)
             out[shard].append(heartbeat_envelope(self._context(st, server), tick))
             ticks[shard] = tick
             generations[shard] = st.generation

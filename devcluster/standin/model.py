@@ -124,6 +124,19 @@ class User:
     grants: dict[str, dict] = field(default_factory=dict)
 
 
+@dataclass
+class CoordinatorView:
+    """Where the coordinator's cluster reports deliberately differ from the truth (test knobs).
+
+    ArangoDB's coordinators read Plan/Current from the agency and may lag the DBServers: a new
+    collection is written to before a coordinator lists it, and during a failover Current names
+    no leader or a resigned one (``_<server>``). Not persisted: a restart reports the truth.
+    """
+
+    hidden: set[tuple[str, str]] = field(default_factory=set)      # (db, collection) not listed yet
+    leaders: dict[tuple[str, str], str] = field(default_factory=dict)  # (db, shard) -> leader reported
+
+
 class Cluster:
     """Everything one stand-in process serves (a cluster, or a single server)."""
 
@@ -145,6 +158,7 @@ class Cluster:
         self.structure_version = 0
         self.transactions: dict[str, Any] = {}  # stream transaction id -> transactions.Transaction
         self.access_tokens: dict[str, list[dict]] = {}  # user -> tokens usable as passwords
+        self.coordinator_view = CoordinatorView()
         if mode == SINGLE.lower() or mode == "single":
             self.mode = "single"
             single = self._new_server(SINGLE, "SNGL", "Single0001")
@@ -161,10 +175,12 @@ class Cluster:
         # open stream transactions and replication batches do not survive a restart, as in ArangoDB
         state = dict(self.__dict__)
         state["transactions"] = {}
+        state["coordinator_view"] = CoordinatorView()
         return state
 
     def __setstate__(self, state: dict) -> None:
         state.setdefault("access_tokens", {})
+        state.setdefault("coordinator_view", CoordinatorView())
         self.__dict__.update(state)
         for server in self.servers.values():
             server.batches = {}

@@ -86,11 +86,14 @@ async def health(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 def _distribution(ctx: Ctx, colls: list) -> dict:
     cl = ctx.cluster
+    view = cl.coordinator_view
     out = {}
     for coll in colls:
+        if (coll.db.name, coll.name) in view.hidden:
+            continue
         plan, current = {}, {}
         for shard in coll.shards:
-            leader = cl.servers[shard.leader].short_name
+            leader = view.leaders.get((coll.db.name, shard.name), cl.servers[shard.leader].short_name)
             followers = [cl.servers[f].short_name for f in shard.followers]
             plan[shard.name] = {"leader": leader, "followers": followers}
             current[shard.name] = {"leader": leader,

@@ -128,8 +128,9 @@ async def cluster_inventory(ctx: Ctx):  # type: ignore[no-untyped-def]
     perms.require_database(ctx.cluster, ctx.who, ctx.db_name, "rw")
     db = ctx.db
     include_system = ctx.flag("includeSystem", True)
+    hidden = ctx.cluster.coordinator_view.hidden
     colls = [cluster_collection_entry(ctx, c) for c in db.collections.values()
-             if _include(c.name, include_system, True)]
+             if _include(c.name, include_system, True) and (db.name, c.name) not in hidden]
     tick = max((s.wal.last_tick for s in ctx.cluster.dbservers if s.wal), default=0)
     return json_response({"properties": {"name": db.name, "id": db.id, "isSystem": db.name == "_system",
                                          **db.options},

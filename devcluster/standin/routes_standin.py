@@ -1,4 +1,5 @@
-"""Stand-in administration (no ArangoDB equivalent): leader moves, DBServer stop/start, WAL retention.
+"""Stand-in administration (no ArangoDB equivalent): leader moves, DBServer stop/start, WAL retention,
+a coordinator view that lags the DBServers.
 
 All under `/_admin/standin/`, superuser only, answered by any server of the stand-in.
 """
@@ -145,6 +146,41 @@ async def wal_purge(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({"servers": [_server_state(ctx, s) for s in _wal_servers(ctx, body)]})
 
 
+async def leader_report(ctx: Ctx):  # type: ignore[no-untyped-def]
+    """Body {"database", "shard", "leader": "none"|"resigned"|null}: the coordinator's shard
+    distribution names no leader ("" as while a failover is in progress), the resigned leader
+    ("_<server>", a name it lists nowhere else), or (null) the true leader again. Writes are
+    unaffected: the true leader keeps taking them."""
+    _require_superuser(ctx)
+    body = await ctx.json({}) or {}
+    coll, shard = _find_shard(ctx, body.get("database") or ctx.db_name, body.get("shard") or "")
+    reports = {"none": "", "resigned": "_" + ctx.cluster.servers[shard.leader].short_name}
+    key = (coll.db.name, shard.name)
+    if body.get("leader") is None:
+        ctx.cluster.coordinator_view.leaders.pop(key, None)
+    elif body["leader"] in reports:
+        ctx.cluster.coordinator_view.leaders[key] = reports[body["leader"]]
+    else:
+        raise errors.ArangoError(errors.BAD_PARAMETER, "leader must be none, resigned or null", 400)
+    return ok({"database": coll.db.name, "shard": shard.name,
+               "reported": ctx.cluster.coordinator_view.leaders.get(key)})
+
+
+async def coordinator_hide(ctx: Ctx):  # type: ignore[no-untyped-def]
+    """Body {"database", "collection", "hidden": bool}: the coordinator's cluster inventory and
+    shard distribution leave the collection out (a coordinator lagging its DBServers); it can
+    still be written to. The name may be hidden before the collection is created."""
+    _require_superuser(ctx)
+    body = await ctx.json({}) or {}
+    db = ctx.cluster.database(body.get("database") or ctx.db_name)
+    key = (db.name, str(body.get("collection") or ""))
+    if body.get("hidden", True):
+        ctx.cluster.coordinator_view.hidden.add(key)
+    else:
+        ctx.cluster.coordinator_view.hidden.discard(key)
+    return ok({"database": key[0], "collection": key[1], "hidden": key in ctx.cluster.coordinator_view.hidden})
+
+
 async def ttl_sweep(ctx: Ctx):  # type: ignore[no-untyped-def]
     """Run the TTL index sweep now instead of waiting for the next period."""
     _require_superuser(ctx)
@@ -159,3 +195,5 @@ def register(router: Router) -> None:
     router.add("PUT", "/_admin/standin/wal-retention", wal_retention, ANY)
     router.add("PUT", "/_admin/standin/wal-purge", wal_purge, ANY)
     router.add("PUT", "/_admin/standin/ttl-sweep", ttl_sweep, ANY)
+    router.add("PUT", "/_admin/standin/leader-report", leader_report, ANY)
+    router.add("PUT", "/_admin/standin/coordinator-hide", coordinator_hide, ANY)
