@@ -59,7 +59,7 @@ async def topic_config(bootstrap: str, topic: str, name: str) -> str | None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, [name])])
+        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, {name: None})])
         return {e[0]: e[1] for e in response.resources[0][4]}.get(name)
     finally:
         await admin.close()

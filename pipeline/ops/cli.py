@@ -101,7 +101,7 @@ def status(topology_path: str, src: str | None, dst: str | None, as_json: bool) 
     if as_json:
         click.echo(orjson.dumps({"from": source.id, "to": target.id, "in_sync": all(x.in_sync for x in lags),
                                  "shards": [{**dataclasses.asdict(x), "behind": x.behind, "lag_ms": x.lag_ms,
-                                             "in_sync": x.in_sync} for x in lags]}).decode())
+                                             "in_sync": x.in_sync, "alarm": x.alarm} for x in lags]}).decode())
         return
     Console().print(lag_table(lags, f"{source.id} -> {target.id}"))
 
@@ -111,8 +111,8 @@ def lag_table(lags: list[ShardLag], title: str) -> Table:
     for column in ("shard", "produced seq", "applied seq", "behind", "lag ms", "state"):
         table.add_column(column, justify="left" if column in ("shard", "state") else "right")
     for x in lags:
-        table.add_row(x.shard, str(x.head_seq), str(x.applied_seq), str(x.behind), str(x.lag_ms),
-                      "[green]in sync[/]" if x.in_sync else "[yellow]behind[/]")
+        state = f"[red]ALARM: {x.alarm}[/]" if x.alarm else "[green]in sync[/]" if x.in_sync else "[yellow]behind[/]"
+        table.add_row(x.shard, str(x.head_seq), str(x.applied_seq), str(x.behind), str(x.lag_ms), state)
     return table
 
 
