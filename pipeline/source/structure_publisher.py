@@ -7,8 +7,9 @@ last one (epochs are cheap for destinations, but each one makes them diff the wh
 
 Epochs never start again from 1. A control topic found empty (first start, or re-created; it
 has no retention limit, see ``topics.admin``) begins a new generation (``topics.generation``)
-whose first epoch is the generation's id, a clock value above every epoch of any earlier
-generation. Data messages name the epoch they need by number alone, so epochs must order
+whose first epoch is the generation's id, a millisecond clock value: above every epoch of an
+earlier generation, which counted up by one per structure change (at most one per poll) from
+its own, older id. Data messages name the epoch they need by number alone, so epochs must order
 across generations: a destination holding epoch 7 of the old generation would otherwise take
 epochs 1..7 of the new one as applied, and discard the data of collections created since.
 """
@@ -43,8 +44,10 @@ class StructurePublisher:
         self.snapshot: dict[str, Any] | None = None
 
     async def start(self) -> int:
-        """Fence older publishers, then read the current epoch; returns it (on an empty topic, the
-        epoch just below the new generation's first)."""
+        """Fence older publishers, then read back the last epoch; returns it.
+
+        On an empty topic a new generation begins, and the "last" epoch is the one just below
+        its first."""
         producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap,
                                     transactional_id=f"dc2dc-src.{self.src}.control",
                                     enable_idempotence=True, acks="all",
