@@ -10,9 +10,10 @@ last record like the seq, so it stays the same for as long as the topic keeps a 
 The id is the source's clock in milliseconds when the generation began, so ids *order* the
 generations of one stream: the newer is always the larger, and a destination holding records
 of an old generation (B's mirror of a topic keeps them after A's copy was re-created) drops
-them instead of taking them for a new stream. That holds as long as a source host's clock does
-not run back by more than the life of a generation (at least until its topic was lost: days of
-retention, or an operator's deliberate re-creation). Records written before generations
+them instead of taking them for a new stream. On the control topic the epochs of a generation
+count up from its id, so epochs order across generations too (``structure_publisher``). That
+holds as long as a source host's clock does not run back by more than the life of a generation
+(at least until its topic was lost: days of retention, or an operator's deliberate re-creation). Records written before generations
 existed carry 0, older than every generation.
 """
 
