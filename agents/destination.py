@@ -18,6 +18,10 @@ Per shard the rules are:
   record after that seek is already past ``applied + 1`` the hint was wrong: seek to the
   beginning once. A seq gap after that stops the shard loudly and asks the source for a
   resync on the feedback topic; the shard resumes at the resync's ``resync_begin``.
+* a shard's stream is ordered by ``(gen, seq)`` (``topics.generation``): a record of an older
+  generation than the stored position's is dropped (B's mirror keeps them after A's topic was
+  re-created), and one of a newer generation starts the stream again at its seq 1, whose
+  full resync replaces what B holds.
 * a record whose structure epoch is not applied yet waits (the shard's partition is paused
   once its queue is full); a record of a shard whose collection the applied structure no
   longer has is discarded with a log line and a counter — the drop voided it.
@@ -94,6 +98,7 @@ class DestinationStats:
 
     applied: int = 0          # messages applied (incl. heartbeats and markers)
     duplicates: int = 0       # seq <= applied, dropped
+    superseded: int = 0       # of an older generation of their shard's stream, dropped
     discarded: int = 0        # collection dropped in a later applied structure
     skipped_in_gap: int = 0   # after a gap, before the requested resync began
     resync_requests: int = 0
@@ -149,6 +154,7 @@ class _Shard:
     applier: ShardApplier
     position: Position | None
     last_seen: int                        # highest seq accepted into the queue
+    gen: int                              # stream generation of ``last_seen``
     queue: list[Received] = field(default_factory=list)
     held: list[Received] = field(default_factory=list)   # an open transaction waiting for its commit
     fresh_seek: bool = True               # nothing read since the last seek
@@ -418,7 +424,7 @@ class DestinationWorker:
             else:
                 consumer.seek(tp, 0)
             self._reassembler.reset(self.config.src, shard, last_seen)
-            state = _Shard(tp, shard, applier, pos, last_seen)
+            state = _Shard(tp, shard, applier, pos, last_seen, pos.gen if pos is not None else 0)
             if shard in unwell and unwell[shard].state is not ShardState.APPLYING:
                 self._set_health(state, ShardState.APPLYING)   # a restart tries the shard again
             state.task = asyncio.create_task(self._shard_loop(state), name=f"dc2dc-dst-{shard}")
@@ -464,6 +470,11 @@ class DestinationWorker:
         except Dc2dcError as exc:
             self._stop(state, f"record at offset {record.offset}: {exc}")
             return False
+        if env.gen < state.gen:
+            self.stats.superseded += 1
+            return True
+        if env.gen > state.gen:
+            self._new_generation(state, env.gen)
         if env.seq <= state.last_seen:
             self.stats.duplicates += 1
             return True
@@ -496,6 +507,15 @@ class DestinationWorker:
             state.last_seen = whole.seq
             state.queue.append(Received(whole, record.offset))
         return True
+
+    def _new_generation(self, state: _Shard, gen: int) -> None:
+        # The source found the shard's topic empty (retention ran out while it was down, or the
+        # topic was re-created) and started again at seq 1 with a full resync: that resync
+        # replaces what B holds, so the stream is followed from its seq 1 like a first one.
+        log.warning("shard %s: stream generation %d follows %d after seq %d; applying it from its start",
+                    state.shard, gen, state.gen, state.last_seen)
+        state.gen, state.last_seen = gen, 0
+        self._reassembler.reset(self.config.src, state.shard, 0)
 
     def _decode(self, record: ConsumerRecord, shard: str | None) -> Envelope:
         headers = list(record.headers or ())
@@ -613,7 +633,7 @@ class DestinationWorker:
         env = last.env
         pos = Position(src=self.config.src, shard=state.shard, seq=env.seq, tick=env.tick, server=env.server,
                        offset=last.offset, epoch=env.epoch, ts=env.ts, resync_from=state.applier.resync_from,
-                       resync_offset=state.applier.resync_offset)
+                       resync_offset=state.applier.resync_offset, gen=env.gen)
         await retrying(f"storing the position of {state.shard}", lambda: self._store.save([pos]))
         state.position = self._positions[state.shard] = pos
 

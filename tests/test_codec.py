@@ -43,7 +43,7 @@ def test_value_is_plain_json_any_json_tool_can_read(env: Envelope) -> None:
 
 def test_value_is_compact_starts_with_version_and_omits_none_fields() -> None:
     value, _ = encode(Envelope(op=Op.HEARTBEAT, src="A", seq=3, shard="s1", ts=1700))
-    assert value == b'{"v":1,"op":"heartbeat","src":"A","seq":3,"epoch":0,"tick":"0","ts":1700,"shard":"s1"}'
+    assert value == b'{"v":1,"op":"heartbeat","src":"A","seq":3,"epoch":0,"gen":0,"tick":"0","ts":1700,"shard":"s1"}'
 
 
 def test_unicode_names_travel_as_utf8_text_not_escapes() -> None:
@@ -62,7 +62,7 @@ def test_unknown_fields_of_the_same_version_are_kept_and_written_back() -> None:
     value = b'{"v":1,"op":"insert","src":"A","seq":1,"newField":{"x":[1]},"other":2}'
     env = decode(value)
     assert env.extra == {"newField": {"x": [1]}, "other": 2}
-    assert orjson.loads(encode(env)[0]) == orjson.loads(value) | {"epoch": 0, "tick": "0", "ts": 0}
+    assert orjson.loads(encode(env)[0]) == orjson.loads(value) | {"epoch": 0, "gen": 0, "tick": "0", "ts": 0}
 
 
 def test_extra_may_not_shadow_a_field() -> None:

@@ -85,7 +85,17 @@ def test_lag_counts_messages_and_source_time_behind() -> None:
     assert (unapplied.behind, unapplied.applied_seq) == (3, 0)
 
 
-@pytest.mark.parametrize("applied_seq", [0, 5])
-def test_lag_is_never_negative(applied_seq: int) -> None:
-    (lag,) = shard_lags({"s1": Head(seq=3, tick="1", ts=10)}, {"s1": Position(src="A", shard="s1", seq=applied_seq)})
-    assert lag.behind >= 0 and lag.lag_ms >= 0
+def test_a_destination_ahead_of_the_source_is_an_alarm_not_in_sync() -> None:
+    (lag,) = shard_lags({"s1": Head(seq=3, tick="1", ts=10)}, {"s1": Position(src="A", shard="s1", seq=5)})
+    assert not lag.in_sync and "ahead" in (lag.alarm or "")
+    assert lag.behind == 0 and lag.lag_ms == 0   # nothing to wait for: someone must look
+
+
+def test_a_new_stream_generation_at_the_source_is_an_alarm_until_the_destination_follows_it() -> None:
+    head = Head(seq=3, tick="1", ts=10, gen=2000)
+    (lag,) = shard_lags({"s1": head}, {"s1": Position(src="A", shard="s1", seq=90, gen=1000)})
+    assert (lag.in_sync, lag.behind) == (False, 3) and "generation" in (lag.alarm or "")
+    (lag,) = shard_lags({"s1": head}, {"s1": Position(src="A", shard="s1", seq=3, gen=2000)})
+    assert lag.in_sync and lag.alarm is None
+    (lag,) = shard_lags({"s1": head}, {})
+    assert (lag.in_sync, lag.behind, lag.alarm) == (False, 3, None)   # not applied yet is just behind

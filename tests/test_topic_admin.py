@@ -16,7 +16,7 @@ from dc2dc.topics.admin import DEFAULT_RETENTION_MS, TopicSettings, ensure_topic
 from dc2dc.topics.chunking import MAX_MESSAGE_BYTES, Reassembler, to_records
 from dc2dc.topics.codec import decode
 from dc2dc.topics.envelope import Envelope, Op
-from dc2dc.topics.names import control_topic, shard_topic
+from dc2dc.topics.names import control_topic, feedback_topic, shard_topic
 
 # Async fixtures run on the session loop (pyproject); the broker tests must share it.
 on_session_loop = pytest.mark.asyncio(loop_scope="session")
@@ -57,12 +57,17 @@ async def partitions(admin: AIOKafkaAdminClient, name: str) -> int:
 # --- settings, no broker needed -----------------------------------------------------------
 
 def test_default_settings_match_the_design() -> None:
-    assert TopicSettings().configs() == {
+    assert TopicSettings().configs(shard_topic("A", "s1")) == {
         "cleanup.policy": "delete",
         "retention.ms": str(7 * 24 * 3600 * 1000),
         "min.insync.replicas": "1",
         "max.message.bytes": str(MAX_MESSAGE_BYTES),
     }
+
+
+def test_the_control_topic_never_expires_so_the_structure_outlives_any_quiet_period() -> None:
+    assert TopicSettings(retention_ms=3_600_000).configs(control_topic("A"))["retention.ms"] == "-1"
+    assert TopicSettings(retention_ms=3_600_000).configs(feedback_topic("A", "B"))["retention.ms"] == "3600000"
 
 
 def test_chunk_limits_follow_the_topic_message_limit() -> None:
@@ -87,7 +92,7 @@ def test_impossible_settings_are_refused_up_front(kwargs: dict, message: str) ->
 
 
 def test_retention_forever_is_allowed() -> None:
-    assert TopicSettings(retention_ms=-1).configs()["retention.ms"] == "-1"
+    assert TopicSettings(retention_ms=-1).configs(shard_topic("A", "s1"))["retention.ms"] == "-1"
 
 
 # --- against the broker ---------------------------------------------------------------------
@@ -103,7 +108,7 @@ async def test_creates_single_partition_topics_with_the_settings(
         assert await partitions(admin, name) == 1
         configs = await topic_configs(admin, name)
         assert configs["cleanup.policy"] == "delete"
-        assert configs["retention.ms"] == "3600000"
+        assert configs["retention.ms"] == ("-1" if name == control_topic(dc) else "3600000")
         assert configs["min.insync.replicas"] == "1"
         assert configs["max.message.bytes"] == str(MAX_MESSAGE_BYTES)
 

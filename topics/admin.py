@@ -6,14 +6,26 @@ shard topic is a log of changes, not a table of keys (compaction would drop the 
 a resync or a late destination needs); ``retention.ms`` bounds the outage a destination can catch
 up from without a resync. ``max.message.bytes`` matches ``ChunkLimits`` so every chunk fits.
 
+The control topic is created with ``retention.ms=-1``: it holds the structure, written only
+when the structure changes, so after a quiet week a time limit would delete the one snapshot
+every destination (and a restarted source) needs. It grows by one snapshot per change, which is
+little. Not ``compact``: an epoch's snapshot can be several chunk records, and compaction keeps
+one record per key, which would mix chunks of different epochs. MirrorMaker 2 copies the
+setting to B's mirror (``sync.topic.configs.enabled``; ``retention.ms`` is not among the configs
+its default filter leaves out), so the mirror keeps the structure too.
+
 ``ensure_topics`` is idempotent: topics that already exist are left as they are, but checked —
 a wrong partition count, a compacting cleanup policy or a smaller message limit is a
-``TopicConfigError`` (dc2dc cannot work on such a topic and never changes one silently).
+``TopicConfigError`` (dc2dc cannot work on such a topic and never changes one silently). A
+control topic with a time limit (created by an older dc2dc) only gets a warning: losing it is
+survivable (``topics.generation``), but a destination set up after it expired has to wait for
+the next structure change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,10 +37,13 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from dc2dc.topics.errors import TopicConfigError
 from dc2dc.topics.chunking import MAX_MESSAGE_BYTES, ChunkLimits
+from dc2dc.topics.names import is_control_topic
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000
 PARTITIONS = 1
-_CHECKED_CONFIGS = ("cleanup.policy", "max.message.bytes")
+_CHECKED_CONFIGS = ("cleanup.policy", "max.message.bytes", "retention.ms")
 
 
 @dataclass(frozen=True)
@@ -59,11 +74,11 @@ class TopicSettings:
         except ValueError as e:
             raise TopicConfigError(str(e)) from None
 
-    def configs(self) -> dict[str, str]:
-        """Topic-level configs set at creation."""
+    def configs(self, topic: str) -> dict[str, str]:
+        """Topic-level configs ``topic`` is created with."""
         return {
             "cleanup.policy": "delete",
-            "retention.ms": str(self.retention_ms),
+            "retention.ms": "-1" if is_control_topic(topic) else str(self.retention_ms),
             "min.insync.replicas": str(self.min_insync_replicas),
             "max.message.bytes": str(self.max_message_bytes),
         }
@@ -102,7 +117,7 @@ async def _create(
     admin: AIOKafkaAdminClient, names: list[str], settings: TopicSettings, timeout_s: float
 ) -> list[str]:
     topics = [
-        NewTopic(n, PARTITIONS, settings.replication_factor, topic_configs=settings.configs())
+        NewTopic(n, PARTITIONS, settings.replication_factor, topic_configs=settings.configs(n))
         for n in names
     ]
     response = await admin.create_topics(topics, timeout_ms=int(timeout_s * 1000))
@@ -151,6 +166,10 @@ async def _check_existing(admin: AIOKafkaAdminClient, names: list[str], settings
                     f"topic {name!r} has max.message.bytes={limit}, below the {settings.max_message_bytes} "
                     f"dc2dc chunks documents to; raise it or lower the configured message size"
                 )
+            if is_control_topic(name) and configs.get("retention.ms") != "-1":
+                log.warning("control topic %r has retention.ms=%s: its structure snapshot expires after a "
+                            "quiet period; set retention.ms=-1 (kafka-configs --alter)", name,
+                            configs.get("retention.ms"))
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:

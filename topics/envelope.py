@@ -45,6 +45,9 @@ class Envelope:
     it equals ``epoch``. ``tick`` is the source server's tick as a string (ticks are 64-bit and
     per server, never compared across servers). ``epoch`` on a data message is the structure
     epoch it needs applied first. ``ts`` is the source commit time in milliseconds (for lag).
+    ``gen`` is the generation of the record's stream (``topics.generation``): a shard topic found
+    empty by a restarted source starts again at seq 1 in a new, larger generation, so a stream
+    is ordered by ``(gen, seq)``; 0 on records from before generations existed.
     A document too large for one Kafka message is sent as ``chunk = [index, count]`` pieces that
     share one ``seq``; ``part`` holds a slice of the document's JSON text, and ``part_of`` names
     the field the joined parts rebuild (``"doc"``, or ``"body"`` for a large structure snapshot).
@@ -54,6 +57,7 @@ class Envelope:
     src: str
     seq: int
     epoch: int = 0
+    gen: int = 0
     tick: str = "0"
     server: str | None = None        # source server whose WAL ``tick`` belongs to
     ts: int = 0

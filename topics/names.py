@@ -26,6 +26,10 @@ def control_topic(src_dc: str) -> str:
     return f"{PREFIX}.{_checked(src_dc, 'DC id')}.control"
 
 
+def is_control_topic(topic: str) -> bool:
+    return re.fullmatch(rf"{PREFIX}\.[A-Za-z0-9_-]+\.control", topic) is not None
+
+
 def shard_topic(src_dc: str, shard: str) -> str:
     """Ordered changes of one source shard (1 partition), flows src -> every destination."""
     return f"{PREFIX}.{_checked(src_dc, 'DC id')}.shard.{_checked(shard, 'shard id')}"

@@ -31,6 +31,8 @@ SYSTEM_DB = "_system"
 class Position:
     """The last applied message of one shard stream.
 
+    ``gen`` is the stream generation of that message (``topics.generation``): a record of a
+    newer generation is never a duplicate of ``seq``, whatever its own seq.
     ``resync_from``/``resync_offset`` are set between a ``resync_begin`` and its ``resync_end``:
     a full resync deletes at its end what it did not send, so a restart inside one must replay
     it from its beginning to know what was sent.
@@ -46,6 +48,7 @@ class Position:
     ts: int = 0
     resync_from: int | None = None
     resync_offset: int | None = None
+    gen: int = 0
 
     @property
     def key(self) -> str:

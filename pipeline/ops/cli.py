@@ -104,29 +104,37 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="machine-rea
 def status(topology_path: str, src: str | None, dst: str | None, as_json: bool) -> None:
     """Per-shard lag and health of a flow: newest message produced in the source vs. applied in the destination.
 
-    Exits 1 when a shard is not healthy (stopped, failed, waiting for a resync), 0 otherwise.
+    Exits 1 when a shard is not healthy (stopped, failed, waiting for a resync, or in alarm: its
+    position cannot be compared with the source's), 0 otherwise.
     """
     source, target = _flow(_load(topology_path), src, dst)
 
     lags = asyncio.run(flow_lags(source, target))
     health = asyncio.run(flow_health(source, target))
+    healthy = not health and not any(x.alarm for x in lags)
     if as_json:
         click.echo(orjson.dumps({
-            "from": source.id, "to": target.id, "healthy": not health,
-            "in_sync": not health and all(x.in_sync for x in lags),
-            "shards": [{**dataclasses.asdict(x), "behind": x.behind, "lag_ms": x.lag_ms,
+            "from": source.id, "to": target.id, "healthy": healthy,
+            "in_sync": healthy and all(x.in_sync for x in lags),
+            "shards": [{**dataclasses.asdict(x), "behind": x.behind, "lag_ms": x.lag_ms, "alarm": x.alarm,
                         "in_sync": x.in_sync and x.shard not in health, "state": _state(x, health),
-                        "reason": health[x.shard].reason if x.shard in health else ""} for x in lags]}).decode())
+                        "reason": _reason(x, health)} for x in lags]}).decode())
     else:
         Console().print(lag_table(lags, f"{source.id} -> {target.id}", health))
-    if health:
+    if not healthy:
         raise SystemExit(1)
 
 
 def _state(lag: ShardLag, health: Mapping[str, ShardHealth]) -> str:
     if lag.shard in health:
         return health[lag.shard].state.value
+    if lag.alarm:
+        return "alarm"
     return "in sync" if lag.in_sync else "behind"
+
+
+def _reason(lag: ShardLag, health: Mapping[str, ShardHealth]) -> str:
+    return health[lag.shard].reason if lag.shard in health else lag.alarm or ""
 
 
 _STATE_STYLE = {"in sync": "green", "behind": "yellow"}
@@ -140,8 +148,8 @@ def lag_table(lags: list[ShardLag], title: str, health: Mapping[str, ShardHealth
     for x in lags:
         state = _state(x, health)
         shown = f"[{_STATE_STYLE.get(state, 'bold red')}]{state}[/]"
-        if x.shard in health and health[x.shard].reason:
-            shown += f" ({health[x.shard].reason})"
+        if _reason(x, health):
+            shown += f" ({_reason(x, health)})"
         table.add_row(x.shard, str(x.head_seq), str(x.applied_seq), str(x.behind), str(x.lag_ms), shown)
     return table
 

@@ -5,6 +5,11 @@ the source's for "what was produced", the destination's for "what MirrorMaker 2 
 The applied side is the destination's stored ``Position``. Lag is counted in messages (seq)
 and in source time (``ts``): heartbeats keep ``ts`` moving on idle shards, so a shard that is
 applied up to its newest heartbeat is in sync even when nothing is written.
+
+A destination can never be ahead of the source. When its position is above the head, or of
+another stream generation (``topics.generation``: the source found the topic empty and began
+again at seq 1), the numbers are not comparable: that is an ``alarm``, never "0 behind" —
+until the destination has followed the new generation, it holds the old stream's state.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Head:
     seq: int
     tick: str
     ts: int
+    gen: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,24 @@ class ShardLag:
     applied_seq: int
     head_ts: int
     applied_ts: int
+    head_gen: int = 0
+    applied_gen: int = 0
+
+    @property
+    def alarm(self) -> str | None:
+        """Why head and applied position cannot be compared, or None."""
+        if self.head_gen != self.applied_gen and self.applied_seq:
+            return (f"stream generation differs: source {self.head_gen}, destination {self.applied_gen} "
+                    f"(the source's topic was emptied or re-created)")
+        if self.applied_seq > self.head_seq:
+            return f"destination at seq {self.applied_seq} is ahead of the source's newest seq {self.head_seq}"
+        return None
 
     @property
     def behind(self) -> int:
-        """Messages produced but not applied yet."""
+        """Messages produced but not applied yet (the whole stream when the generations differ)."""
+        if self.head_gen != self.applied_gen:
+            return self.head_seq
         return max(0, self.head_seq - self.applied_seq)
 
     @property
@@ -50,7 +70,7 @@ class ShardLag:
 
     @property
     def in_sync(self) -> bool:
-        return self.behind == 0
+        return self.behind == 0 and self.alarm is None
 
 
 def shard_lags(heads: Mapping[str, Head], applied: Mapping[str, Position]) -> list[ShardLag]:
@@ -64,6 +84,8 @@ def shard_lags(heads: Mapping[str, Head], applied: Mapping[str, Position]) -> li
             applied_seq=pos.seq if pos else 0,
             head_ts=head.ts if head else (pos.ts if pos else 0),
             applied_ts=pos.ts if pos else 0,
+            head_gen=head.gen if head else (pos.gen if pos else 0),
+            applied_gen=pos.gen if pos else 0,
         ))
     return out
 
@@ -93,9 +115,9 @@ async def read_heads(bootstrap: str, src: str) -> dict[str, Head]:
                     break
                 for record in batch[tp]:
                     env = codec.decode(record.value, list(record.headers or ()), topic=tp.topic, offset=record.offset)
-                    # The newest record can be a redelivered older one (MirrorMaker 2): take the highest seq.
-                    if head is None or env.seq >= head.seq:
-                        head = Head(seq=env.seq, tick=env.tick, ts=env.ts)
+                    # The newest record can be a redelivered older one (MirrorMaker 2): take the highest.
+                    if head is None or (env.gen, env.seq) >= (head.gen, head.seq):
+                        head = Head(seq=env.seq, tick=env.tick, ts=env.ts, gen=env.gen)
             parsed = shard_of(tp.topic)
             if head is not None and parsed is not None:
                 heads[parsed[1]] = head

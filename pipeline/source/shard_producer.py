@@ -5,8 +5,11 @@ so when a shard's producer starts anywhere, Kafka fences every older producer of
 (a zombie worker can no longer commit). Only *after* fencing does ``start`` read the last
 committed message of the shard topic back (``read_committed``, scanning back from the end past
 transaction markers and aborted batches): nothing can be committed behind our back any more, so
-that message is the true resume point — seq, source tick, source server, epoch, and whether a
-resync was left open. The source side keeps no other checkpoint.
+that message is the true resume point — seq, source tick, source server, epoch, stream
+generation, and whether a resync was left open. The source side keeps no other checkpoint. A
+topic with no message (first start, emptied by retention, re-created) starts a new generation
+(``topics.generation``): its seqs begin at 1 again, and the new id tells destinations that
+they are not the old seqs they applied already.
 
 ``send`` writes a list of envelopes as ONE Kafka transaction and numbers them with contiguous
 seqs continuing the topic's (chunks of one large document share a seq). A failed transaction is
@@ -29,6 +32,7 @@ from dc2dc.pipeline.errors import Dc2dcError
 from dc2dc.topics.chunking import ChunkLimits, to_records
 from dc2dc.topics.codec import Headers, decode
 from dc2dc.topics.envelope import Envelope, Op
+from dc2dc.topics.generation import new_generation
 from dc2dc.topics.names import shard_topic
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,7 @@ class ShardPosition:
     server: str | None = None
     epoch: int = 0
     op: Op | None = None
+    gen: int = 0
 
     @property
     def empty(self) -> bool:
@@ -62,7 +67,7 @@ class ShardPosition:
 
     @classmethod
     def of(cls, env: Envelope) -> ShardPosition:
-        return cls(seq=env.seq, tick=int(env.tick), server=env.server, epoch=env.epoch, op=env.op)
+        return cls(seq=env.seq, tick=int(env.tick), server=env.server, epoch=env.epoch, op=env.op, gen=env.gen)
 
 
 class ProducerFailed(Dc2dcError):
@@ -146,7 +151,11 @@ class ShardProducer:
         await producer.start()  # InitProducerId: from here on, no zombie can commit to this shard
         self._producer = producer
         last = await read_last_committed(self._bootstrap, self.topic)
-        self.position = ShardPosition.of(last) if last is not None else ShardPosition()
+        if last is not None:
+            self.position = ShardPosition.of(last)
+        else:
+            self.position = ShardPosition(gen=new_generation())
+            log.info("%s is empty: its stream starts generation %d", self.topic, self.position.gen)
         self._failed = False
         return self.position
 
@@ -188,7 +197,7 @@ class ShardProducer:
             records: list[tuple[bytes, Headers]] = []
             for env in envs:
                 seq += 1
-                env.seq = seq
+                env.seq, env.gen = seq, self.position.gen
                 records.extend(self._encoder(env))
             try:
                 async with self._producer.transaction():
