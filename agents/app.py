@@ -44,7 +44,8 @@ class Component(Protocol):
 class WorkerSettings:
     app_id: str
     kafka_bootstrap: str
-    web_host: str = "127.0.0.1"
+    # /status and /metrics carry no authentication, so only this host may reach them by default.
+    web_bind: str = "127.0.0.1"
     web_port: int = 6066
     web_enabled: bool = True
 
@@ -54,9 +55,18 @@ def create_app(settings: WorkerSettings, components: Callable[[], list[Component
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
-        web_host=settings.web_host,
+        web_bind=settings.web_bind,
+        web_host=settings.web_bind,
         web_port=settings.web_port,
         web_enabled=settings.web_enabled,
+        # Faust's own routes would publish the worker URLs of the group (/router), table data
+        # (/table), sensors (/, /assignment), the service graph and performance figures. dc2dc
+        # uses none of them and serves only its own /status and /metrics.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         # The app declares no Faust topics or tables; no leader election topic is needed.
         topic_disable_leader=True,
         autodiscover=False,

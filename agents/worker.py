@@ -64,10 +64,11 @@ def destination_components(src: Datacenter, dc: Datacenter, verifier: Verifier |
 @click.option("--topology", "topology_path", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--dc", "dc_id", required=True, help="the DC this worker runs in")
 @click.option("--web-port", type=int, default=6066, show_default=True, help="/metrics and /status")
-@click.option("--web-host", default="127.0.0.1", show_default=True)
+@click.option("--web-bind", default="127.0.0.1", show_default=True,
+              help="the address /metrics and /status listen on (they have no authentication)")
 @click.option("--allow-unsigned", is_flag=True, help="destination: apply messages without a verified signature")
 @click.option("--loglevel", default="info", show_default=True)
-def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_host: str,
+def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_bind: str,
            allow_unsigned: bool, loglevel: str) -> None:
     """Run a replication worker (a Faust worker process) until stopped."""
     try:
@@ -85,7 +86,7 @@ def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_host: s
     except (ConfigError, TopologyError, OSError) as e:
         raise click.ClickException(str(e)) from None
     app = create_app(WorkerSettings(app_id=f"dc2dc-{role}-{dc_id}", kafka_bootstrap=dc.kafka,
-                                    web_host=web_host, web_port=web_port), build)
+                                    web_bind=web_bind, web_port=web_port), build)
     app.finalize()
     from faust.worker import Worker
 

@@ -30,7 +30,7 @@ class Worker:
 
 
 def start_worker(state_dir: Path, topology_path: Path, role: str, dc: str, *,
-                 allow_unsigned: bool = False) -> Worker:
+                 allow_unsigned: bool = False, web_bind: str | None = None) -> Worker:
     """Start a worker and return once its components run (its /status answers)."""
     name = f"worker-{role}-{dc}"
     port = processes.free_port()
@@ -38,6 +38,8 @@ def start_worker(state_dir: Path, topology_path: Path, role: str, dc: str, *,
            "--topology", str(topology_path), "--web-port", str(port), "--loglevel", "info"]
     if allow_unsigned:
         cmd.append("--allow-unsigned")
+    if web_bind is not None:
+        cmd += ["--web-bind", web_bind]
     # The pid file's folder must appear in the command line (processes trusts only such pids):
     # the topology lives in the state folder.
     proc = processes.spawn(name, cmd, pid_file=state_dir / f"{name}.pid", log_file=state_dir / f"{name}.log",

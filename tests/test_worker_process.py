@@ -3,8 +3,10 @@ and that refuses loudly — never runs half-configured — on bad credentials or
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -89,3 +91,56 @@ def test_a_running_worker_serves_status_and_prometheus_metrics(
     finally:
         stop_worker(worker)
     assert not worker.proc.alive()
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a socket LISTENs on for ``port``, read from the kernel's own table."""
+    found: set[str] = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = TCP_LISTEN
+                raw = bytes.fromhex(address)
+                # The kernel prints each 32-bit word in host (little-endian) order.
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, width // 2, 4))
+                found.add(str(ipaddress.ip_address(words)))
+    return found
+
+
+def http_status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_the_web_server_listens_on_loopback_only_and_serves_no_faust_debug_routes(
+        tmp_path: Path, kafka_two_dc: DevEnvironment, standin_a: dict) -> None:
+    # /status and /metrics have no authentication: by default nothing off this host may reach them.
+    src = f"w{uuid.uuid4().hex[:6]}"
+    topology = write_topology(tmp_path, kafka_two_dc, standin_a, standin_a["password"], src)
+    worker = start_worker(tmp_path, topology, "source", src)
+    try:
+        assert listening_addresses(worker.web_port) == {"127.0.0.1"}
+        assert http_status(worker.web_port, "/status") == 200
+        assert http_status(worker.web_port, "/metrics") == 200
+        # Faust's own routes expose the cluster's worker URLs, table data, sensors and the service
+        # graph; a replicator has no use for them.
+        for path in ("/router/", "/table/", "/graph/", "/assignment/", "/performance/"):
+            assert http_status(worker.web_port, path) == 404, path
+    finally:
+        stop_worker(worker)
+
+
+def test_web_bind_chooses_the_interface_the_web_server_listens_on(
+        tmp_path: Path, kafka_two_dc: DevEnvironment, standin_a: dict) -> None:
+    src = f"w{uuid.uuid4().hex[:6]}"
+    topology = write_topology(tmp_path, kafka_two_dc, standin_a, standin_a["password"], src)
+    worker = start_worker(tmp_path, topology, "source", src, web_bind="0.0.0.0")
+    try:
+        assert listening_addresses(worker.web_port) == {"0.0.0.0"}
+        assert http_status(worker.web_port, "/status") == 200
+    finally:
+        stop_worker(worker)
