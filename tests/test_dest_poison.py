@@ -46,7 +46,7 @@ async def test_bad_shard_records_are_set_aside_the_stream_waits_for_its_genuine_
     # is no envelope, and a forged seq 2 - none of them may take seq 2's place.
     await source.insert("s11", "a")
     await source.producer.send_and_wait(t11, b"\x00 not an envelope")
-    await source.producer.send_and_wait(t11, b"{}", headers=genuine.sign(b"{}", []))
+    await source.producer.send_and_wait(t11, b"{}", headers=genuine.sign(b"{}", [("shard", b"s11")]))
     source.signer = forger
     await source.data("s11", Op.INSERT, seq=2, doc={"_key": "forged"})
     source.signer = genuine
