@@ -26,7 +26,10 @@ Per shard the rules are:
   once its queue is full); a record of a shard whose collection the applied structure no
   longer has is discarded with a log line and a counter — the drop voided it.
 * records are verified (``topics.signing.Verifier``) and reassembled (``topics.chunking``)
-  before apply; a record that fails either stops the shard, it is never applied or skipped.
+  before apply; a record that fails to verify, decode or reassemble is set aside
+  (``pipeline.quarantine``) and never applied. It takes no seq, so the shard waits for the
+  genuine one; if that never comes, the next record shows the gap. The control topic's
+  records are set aside the same way, and a later epoch supersedes one that lost chunks.
 * steps from ``apply_batch.plan`` are applied by ``arango_apply.ShardApplier``, then the
   position is stored; apply is idempotent, so a crash between the two replays safely.
 
@@ -58,9 +61,9 @@ from aiokafka.structs import ConsumerRecord
 from dc2dc.pipeline.destination.apply_batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS, Received, plan
 from dc2dc.pipeline.destination.document_apply import DocumentWriter, ShardApplier, Target, locate
 from dc2dc.pipeline.arango.http import ArangoHttp
-from dc2dc.pipeline.errors import Dc2dcError
 from dc2dc.pipeline.retry import RetryBudgetSpent, retrying
 from dc2dc.pipeline.destination.shard_health import HealthStore, ShardState
+from dc2dc.pipeline.quarantine import RECORD_ERRORS, Quarantine
 from dc2dc.pipeline.destination.positions import AppliedStructure, Position, PositionStore
 from dc2dc.pipeline.destination.structure_apply import StructureApplier
 from dc2dc.topics import codec
@@ -188,6 +191,7 @@ class DestinationWorker:
         self._positions: dict[str, Position] = {}
         self._reassembler = Reassembler()
         self._control_reassembler = Reassembler()
+        self._quarantine = Quarantine()
         self._main: list[asyncio.Task[None]] = []    # control and feedback loops
         self._poll_task: asyncio.Task[None] | None = None   # shard records, while active
         self._failure: BaseException | None = None
@@ -333,7 +337,7 @@ class DestinationWorker:
     def status(self) -> dict[str, Any]:
         """Applied structure epoch, counters, and the stored position of every shard."""
         return {"src": self.config.src, "dst": self.config.dst, "epoch": self._applied.epoch,
-                "stats": dataclasses.asdict(self.stats),
+                "stats": dataclasses.asdict(self.stats), "rejected": self._quarantine.status(),
                 "positions": {shard: dataclasses.asdict(p) for shard, p in sorted(self._positions.items())}}
 
     async def wait_for_epoch(self, epoch: int) -> None:
@@ -363,7 +367,13 @@ class DestinationWorker:
                 newest: Envelope | None = None
                 for records in batch.values():
                     for record in records:
-                        env = self._control_reassembler.feed(self._decode(record, None))
+                        try:
+                            env = self._decode(record, None)
+                            self._control_reassembler.abandon_before(env)
+                            env = self._control_reassembler.feed(env)
+                        except RECORD_ERRORS as exc:
+                            self._quarantine.reject(record, exc)
+                            continue
                         if env is not None and env.op is Op.STRUCTURE and (newest is None or env.epoch > newest.epoch):
                             newest = env
                 if newest is not None and newest.epoch > self._applied.epoch:
@@ -467,9 +477,9 @@ class DestinationWorker:
         first, state.fresh_seek = state.fresh_seek, False
         try:
             env = self._decode(record, state.shard)
-        except Dc2dcError as exc:
-            self._stop(state, f"record at offset {record.offset}: {exc}")
-            return False
+        except RECORD_ERRORS as exc:
+            self._quarantine.reject(record, exc)
+            return True
         if env.gen < state.gen:
             self.stats.superseded += 1
             return True
@@ -478,6 +488,9 @@ class DestinationWorker:
         if env.seq <= state.last_seen:
             self.stats.duplicates += 1
             return True
+        lost = self._reassembler.abandon_before(env)
+        if lost is not None:
+            log.error("shard %s: seq %d lost chunks (seq %d follows it)", state.shard, lost, env.seq)
         if env.seq > state.last_seen + 1 and not state.gap:
             if first and not state.rewound:
                 # The stored offset hint points past the next seq (topic re-created, offsets
@@ -500,9 +513,9 @@ class DestinationWorker:
             self._reassembler.reset(self.config.src, state.shard, env.seq - 1)
         try:
             whole = self._reassembler.feed(env)
-        except Dc2dcError as exc:
-            self._stop(state, f"record at offset {record.offset}: {exc}")
-            return False
+        except RECORD_ERRORS as exc:
+            self._quarantine.reject(record, exc)
+            return True
         if whole is not None:
             state.last_seen = whole.seq
             state.queue.append(Received(whole, record.offset))

@@ -19,6 +19,7 @@ class StatusCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         status = self._status()
+        yield _rejected(status)
         source = status.get("SourceComponent")
         if source:
             produced = GaugeMetricFamily("dc2dc_source_shard_seq", "Last seq produced per source shard",
@@ -41,3 +42,13 @@ class StatusCollector(Collector):
                                           value=stats.get(name, 0))
             yield GaugeMetricFamily("dc2dc_destination_stopped_shards", "Shards stopped loudly (need resync)",
                                     value=len(stats.get("stopped") or {}))
+
+
+def _rejected(status: dict[str, Any]) -> Metric:
+    """One family for both roles: a worker running both would otherwise export the name twice."""
+    family = CounterMetricFamily("dc2dc_records_rejected", "Records set aside: failed to verify, decode or reassemble",
+                                 labels=["topic", "reason"])
+    for role in ("SourceComponent", "DestinationWorker"):
+        for row in (status.get(role) or {}).get("rejected", []):
+            family.add_metric([row["topic"], row["reason"]], row["count"])
+    return family

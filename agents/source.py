@@ -266,7 +266,8 @@ class SourceComponent:
             },
             "servers": dict(self.tail_positions),
             "applied": dict(self.applied),
-            "stats": {**self.stats, "feedback_rejected": self.feedback.rejected},
+            "stats": dict(self.stats),
+            "rejected": self.feedback.quarantine.status(),
         }
 
     # -- structure ------------------------------------------------------------------------

@@ -171,6 +171,19 @@ def test_new_seq_before_completion_is_an_error_that_says_so() -> None:
     assert r.pending() == {("A", "s1"): (5, 1, len(cs))}
 
 
+def test_a_later_seq_abandons_an_incomplete_document_so_it_can_be_read_itself() -> None:
+    cs = chunks_of(doc_env(BIG))
+    r = Reassembler()
+    r.feed(cs[0])
+    assert r.abandon_before(cs[1]) is None   # same seq: still the document being received
+    assert r.abandon_before(doc_env({"a": 1}, seq=4)) is None
+    nxt = doc_env({"a": 1}, seq=6)
+    assert r.abandon_before(nxt) == 5
+    assert r.pending() == {}
+    assert r.feed(nxt) is nxt
+    assert r.abandon_before(doc_env({"a": 2}, seq=7)) is None   # nothing incomplete any more
+
+
 def test_chunk_without_its_first_chunks_is_an_error() -> None:
     cs = chunks_of(doc_env(BIG))
     with pytest.raises(ChunkError, match="without chunks 0..0"):

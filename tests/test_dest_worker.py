@@ -248,26 +248,6 @@ async def test_a_restarted_worker_resumes_from_the_stored_position_without_loss(
     assert {k: d["v"] for k, d in docs.items()} == {f"k{i}": i for i in range(1, 101)}
 
 
-async def test_a_message_that_fails_verification_stops_its_shard_and_is_not_applied(
-    http: ArangoHttp, source: Source
-) -> None:
-    db = f"d{source.src}"
-    key = Ed25519PrivateKey.generate()
-    source.signer = Signer("dcA", key)
-    await source.topics("s11", "s12")
-    await source.structure(1, db, {"c": coll("c1", ["s11", "s12"])})
-    await source.insert("s11", "signed")
-    await source.insert("s12", "other-shard")
-    source.signer = Signer("dcA", Ed25519PrivateKey.generate())   # a forger with the same key id
-    await source.insert("s11", "forged")
-    verifier = Verifier({"dcA": key.public_key()})
-    async with DestinationWorker(config(source), http, verifier=verifier) as worker:
-        await eventually(lambda: _at(http, source, {"s11": 1, "s12": 1}), "signed messages applied")
-        await eventually(lambda: _true("s11" in worker.stats.stopped), "the shard stopped")
-        assert "bad signature" in worker.stats.stopped["s11"]
-    assert sorted(await all_docs(http, db, "c")) == ["other-shard", "signed"]
-
-
 async def _true(value: bool) -> bool:
     return value
 

@@ -296,7 +296,7 @@ async def test_a_signed_resync_request_from_a_destination_resyncs_that_shard_and
         try:
             value, headers = encode(request)
             await producer.send_and_wait(feedback_topic(src, "B"), value=value, headers=headers)
-            await wait_until(lambda: source.feedback.rejected == 1, what="the unsigned request refused")
+            await wait_until(lambda: source.feedback.quarantine.total == 1, what="the unsigned request refused")
             assert source.stats["resync_gap"] == 0
             await producer.send_and_wait(feedback_topic(src, "B"), value=value, headers=signer.sign(value, headers))
         finally:

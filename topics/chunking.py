@@ -21,7 +21,9 @@ a repeat of a chunk already held is a tolerated duplicate if identical (at-least
 redelivery) and a ``ChunkError`` if different; a later chunk index (a gap), a different chunk
 count, or any other seq is a ``ChunkError``. With nothing pending, a chunk with index > 0 of a
 seq at or below the last complete one is the tail of a redelivered document and is dropped;
-of a higher seq it means the first chunks are missing: ``ChunkError``. After a consumer seeks,
+of a higher seq it means the first chunks are missing: ``ChunkError``. A reader that sets such
+records aside calls ``abandon_before`` first, so a later seq ends an incomplete document instead
+of failing too. After a consumer seeks,
 call ``reset(src, shard, applied_seq)`` so the reassembler knows what was already applied.
 """
 
@@ -129,6 +131,19 @@ class Reassembler:
         """Forget partial chunks of this stream; ``applied_seq`` is where the consumer resumes."""
         self._pending.pop((src, shard), None)
         self._done[(src, shard)] = applied_seq
+
+    def abandon_before(self, env: Envelope) -> int | None:
+        """The seq of this stream's incomplete document if ``env`` comes after it, which is then forgotten.
+
+        Chunks arrive in order, so a later seq means the missing chunks never will: without this,
+        that document would make every later record of the stream a ``ChunkError``.
+        """
+        stream = (env.src, env.shard)
+        pending = self._pending.get(stream)
+        if pending is None or env.seq <= pending.first.seq:
+            return None
+        del self._pending[stream]
+        return pending.first.seq
 
     def pending(self) -> dict[tuple[str, str | None], tuple[int, int, int]]:
         """``(src, shard) -> (seq, chunks received, chunk count)`` of incomplete documents."""

@@ -6,25 +6,23 @@ batch is handled): a request that arrived while no source worker ran is still ac
 redelivered one costs one more resync at most.
 
 With a verifier, a record that is unsigned or badly signed is refused loudly and counted, never
-acted on; it does not stop the worker either (a forged record must not be able to halt
-replication). A record that is authentic but not a valid envelope is an error that stops it.
+acted on. A record that is not a valid envelope is set aside the same way (``pipeline.quarantine``).
+Neither stops the worker: its offset is committed with the batch, where stopping would leave it
+uncommitted and meet it again on every restart (a crash loop a forger could cause at will).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 
-from dc2dc.pipeline.errors import VerificationError
+from dc2dc.pipeline.quarantine import RECORD_ERRORS, Quarantine
 from dc2dc.topics.codec import decode
 from dc2dc.topics.envelope import Envelope
 from dc2dc.topics.names import feedback_topic
 from dc2dc.topics.signing import Verifier
-
-log = logging.getLogger(__name__)
-
 
 class FeedbackReader:
     """Hands every authentic feedback envelope of ``src``'s destinations to ``handle``."""
@@ -36,7 +34,7 @@ class FeedbackReader:
         self._topics = [feedback_topic(src, dst) for dst in destinations]
         self._handle = handle
         self._verifier = verifier
-        self.rejected = 0
+        self.quarantine = Quarantine()
 
     async def run(self) -> None:
         """Read until cancelled."""
@@ -47,23 +45,21 @@ class FeedbackReader:
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=1000)
-                for tp, records in batches.items():
+                for records in batches.values():
                     for record in records:
-                        headers = list(record.headers)
-                        if self._authentic(record.value, headers, f"{tp.topic}@{record.offset}"):
-                            self._handle(decode(record.value, headers, topic=tp.topic, offset=record.offset))
+                        try:
+                            env = self._read(record)
+                        except RECORD_ERRORS as exc:
+                            self.quarantine.reject(record, exc)
+                            continue
+                        self._handle(env)
                 if batches:
                     await consumer.commit()
         finally:
             await consumer.stop()
 
-    def _authentic(self, value: bytes | None, headers: list[tuple[str, bytes]], where: str) -> bool:
-        if self._verifier is None:
-            return True
-        try:
-            self._verifier.verify(value, headers, where=where)
-        except VerificationError as e:
-            self.rejected += 1
-            log.error("feedback record refused: %s", e)
-            return False
-        return True
+    def _read(self, record: ConsumerRecord[bytes, bytes]) -> Envelope:
+        headers = list(record.headers)
+        if self._verifier is not None:
+            self._verifier.verify(record.value, headers, where=f"{record.topic}@{record.offset}")
+        return decode(record.value, headers, topic=record.topic, offset=record.offset)
