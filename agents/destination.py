@@ -30,7 +30,7 @@ Per shard the rules are:
   (``pipeline.quarantine``) and never applied. It takes no seq, so the shard waits for the
   genuine one; if that never comes, the next record shows the gap. The control topic's
   records are set aside the same way, and a later epoch supersedes one that lost chunks.
-* steps from ``apply_batch.plan`` are applied by ``arango_apply.ShardApplier``, then the
+* steps from ``apply_batch.plan`` are applied by ``document_apply.ShardApplier``, then the
   position is stored; apply is idempotent, so a crash between the two replays safely.
 
 One worker per flow is *active*: the one holding the control topic's single partition in its

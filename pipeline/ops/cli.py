@@ -72,15 +72,16 @@ def _coordinator(dc: Datacenter) -> ArangoHttp:
 
 async def flow_lags(source: Datacenter, target: Datacenter) -> list[ShardLag]:
     """Per-shard lag of source -> target: heads in the source's Kafka vs positions stored in the target."""
+    lags, _ = await flow_status(source, target)
+    return lags
+
+
+async def flow_status(source: Datacenter, target: Datacenter) -> tuple[list[ShardLag], dict[str, ShardHealth]]:
+    """Per-shard lag of source -> target, and the health the target recorded for each shard that is not well."""
     async with _coordinator(target) as http:
         applied = await PositionStore(http, source.id).load()
-    return shard_lags(await read_heads(source.kafka, source.id), applied)
-
-
-async def flow_health(source: Datacenter, target: Datacenter) -> dict[str, ShardHealth]:
-    """The health the target's destination workers recorded for each shard of source that is not well."""
-    async with _coordinator(target) as http:
-        return {shard: h for shard, h in (await HealthStore(http, source.id).load()).items() if not h.healthy}
+        health = {shard: h for shard, h in (await HealthStore(http, source.id).load()).items() if not h.healthy}
+    return shard_lags(await read_heads(source.kafka, source.id), applied), health
 
 
 async def flow_check(source: Datacenter, target: Datacenter) -> CheckReport:
@@ -109,8 +110,7 @@ def status(topology_path: str, src: str | None, dst: str | None, as_json: bool) 
     """
     source, target = _flow(_load(topology_path), src, dst)
 
-    lags = asyncio.run(flow_lags(source, target))
-    health = asyncio.run(flow_health(source, target))
+    lags, health = asyncio.run(flow_status(source, target))
     healthy = not health and not any(x.alarm for x in lags)
     if as_json:
         click.echo(orjson.dumps({

@@ -8,7 +8,7 @@ markers (2000) as they stream by. A miss refreshes the inventory once; a cuid st
 afterwards belongs to a collection that no longer exists.
 
 On a DBServer the shard id is the local collection's name (``s1234``); on a single server it is
-``c<collection id>`` (see ``source_cluster``).
+``c<collection id>`` (see ``pipeline.source.cluster``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ Rules for system collections (names starting with ``_``), the source side's half
 A server that lacks one of the index, view, analyzer, user or graph APIs (an
 ArangoDB-compatible test server may) contributes nothing for it, with a warning in the log.
 
-Shard ids of a single server are its collections' ``c<id>`` (see ``source_cluster``).
+Shard ids of a single server are its collections' ``c<id>`` (see ``pipeline.source.cluster``).
 """
 
 from __future__ import annotations
