@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from dc2dc.agents.destination import _Gate
+from dc2dc.pipeline.destination.structure_gate import StructureGate
 from dc2dc.pipeline.ops.lag import Head, shard_lags
-from dc2dc.topics.names import shard_topics_pattern
+from dc2dc.agents.destination import DestinationConfig
+from dc2dc.topics.names import control_group, shard_topics_pattern
 from dc2dc.pipeline.destination.positions import Position
 from dc2dc.pipeline.destination.structure_apply import _covers, _differs
 
@@ -38,6 +39,13 @@ def test_shard_topic_pattern_matches_exactly_the_shard_topics_of_one_source() ->
         assert not rx.match(other), other
 
 
+def test_destination_group_ids_are_named_after_the_flow() -> None:
+    flow = DestinationConfig("A", "B", "127.0.0.1:9092")
+    assert (flow.group, control_group(flow.group)) == ("dc2dc.A.B.apply", "dc2dc.A.B.apply.control")
+    own = DestinationConfig("A", "B", "127.0.0.1:9092", group_id="mine")
+    assert (own.group, control_group(own.group)) == ("mine", "mine.control")
+
+
 def test_position_resumes_after_the_applied_seq_or_at_an_open_resync() -> None:
     plain = Position(src="A", shard="s1", seq=41, offset=99)
     assert (plain.resume_seq(), plain.resume_offset(), plain.key) == (42, 100, "A__s1")
@@ -46,7 +54,7 @@ def test_position_resumes_after_the_applied_seq_or_at_an_open_resync() -> None:
 
 
 async def test_a_structure_change_waits_for_running_shard_steps_and_blocks_new_ones() -> None:
-    gate, log = _Gate(), []
+    gate, log = StructureGate(), []
     step_may_finish = asyncio.Event()
 
     async def shard_step(name: str, wait: asyncio.Event | None) -> None:

@@ -1,4 +1,4 @@
-"""Topic names: the only place that knows how dc2dc names its Kafka topics.
+"""Kafka names: the only place that knows how dc2dc names its topics and consumer groups.
 
 Names use only ``[a-zA-Z0-9._-]``. DC ids and shard ids (``s12345``) are safe in names;
 database and collection names may be Unicode, so they travel inside messages, never here.
@@ -59,6 +59,16 @@ def forward_topics_regex(src_dc: str) -> str:
 def feedback_topics_regex(src_dc: str, dst_dc: str) -> str:
     """Exact regex of what flows back from ``dst_dc`` to ``src_dc``: its feedback topic and probe."""
     return re.escape(feedback_topic(src_dc, dst_dc)) + r"(\.probe)?"
+
+
+def apply_group(src_dc: str, dst_dc: str) -> str:
+    """Consumer group of the destination workers applying flow ``src_dc`` -> ``dst_dc``."""
+    return f"{PREFIX}.{_checked(src_dc, 'DC id')}.{_checked(dst_dc, 'DC id')}.apply"
+
+
+def control_group(apply_group_id: str) -> str:
+    """The group of a flow's control partition: its one member is the flow's active worker."""
+    return f"{apply_group_id}.control"
 
 
 def shard_topics_pattern(src: str) -> str:

@@ -22,7 +22,7 @@ from dc2dc.pipeline.destination.positions import COLLECTION, SYSTEM_DB, doc_key
 from dc2dc.pipeline.errors import ArangoError
 
 
-class ShardState(str, enum.Enum):
+class HealthState(str, enum.Enum):
     APPLYING = "applying"                     # healthy: records are applied as they come
     WAITING_FOR_RESYNC = "waiting_for_resync"  # a seq gap: records are held back until the resync begins
     STOPPED = "stopped"                       # an error a retry cannot fix: nothing is applied
@@ -33,13 +33,13 @@ class ShardState(str, enum.Enum):
 class ShardHealth:
     src: str
     shard: str
-    state: ShardState
+    state: HealthState
     reason: str = ""
     since_ms: int = 0
 
     @property
     def healthy(self) -> bool:
-        return self.state is ShardState.APPLYING
+        return self.state is HealthState.APPLYING
 
 
 def health_key(src: str, shard: str) -> str:
@@ -53,7 +53,7 @@ class HealthStore:
         self._http = http
         self.src = src
 
-    async def save(self, shard: str, state: ShardState, reason: str = "") -> ShardHealth:
+    async def save(self, shard: str, state: HealthState, reason: str = "") -> ShardHealth:
         health = ShardHealth(self.src, shard, state, reason, int(time.time() * 1000))
         resp = await self._http.request(
             "POST", f"/_api/document/{COLLECTION}", db=SYSTEM_DB, params={"overwriteMode": "replace"},
@@ -68,7 +68,7 @@ class HealthStore:
         try:
             async for doc in query(self._http, "FOR d IN @@c FILTER d.src == @src AND d.health_of != null RETURN d",
                                    db=SYSTEM_DB, bind_vars={"@c": COLLECTION, "src": self.src}):
-                out[doc["health_of"]] = ShardHealth(self.src, doc["health_of"], ShardState(doc["state"]),
+                out[doc["health_of"]] = ShardHealth(self.src, doc["health_of"], HealthState(doc["state"]),
                                                     doc.get("reason", ""), int(doc.get("since_ms", 0)))
         except ArangoError as exc:
             if exc.error_num == errno.ARANGO_DATA_SOURCE_NOT_FOUND:
