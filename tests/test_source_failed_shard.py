@@ -1,0 +1,62 @@
+"""A shard whose resync keeps failing is retried within a budget, then shown failed; the rest go on.
+
+The stand-in's ``dump-fail`` switch makes every dump of one shard answer 503 (retriable), so its
+initial sync can never finish; Kafka is real.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dc2dc.agents.source import SourceComponent
+from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.retry import RetryPolicy
+from source_helpers import (  # noqa: F401 - fixtures
+    arango,
+    bootstrap,
+    caught_up,
+    create_collection,
+    insert,
+    new_dc_id,
+    read_shards,
+    replay_all,
+    source_settings,
+    standin,
+    wait_until,
+)
+
+DB = "shop"
+
+
+async def test_a_resync_that_spends_its_retry_budget_fails_its_shard_visibly_and_other_shards_go_on(
+        standin: dict[str, Any], arango: ArangoHttp, bootstrap: str) -> None:
+    await arango.request("POST", "/_api/database", json={"name": DB})
+    (stuck,) = await create_collection(arango, DB, "stuck", shards=1)
+    (healthy,) = await create_collection(arango, DB, "healthy", shards=1)
+    await insert(arango, DB, "stuck", [{"_key": f"s{i}", "n": i} for i in range(10)])
+    model = {f"h{i}": {"n": i} for i in range(10)}
+    await insert(arango, DB, "healthy", [{"_key": k, **v} for k, v in model.items()])
+    await arango.request("PUT", "/_admin/standin/dump-fail", json={"shard": stuck})
+    src = new_dc_id()
+    settings = source_settings(standin, bootstrap, src,
+                               resync_retry=RetryPolicy(first_delay_s=0.05, max_delay_s=0.2, budget_s=2.0))
+
+    async with SourceComponent(settings) as source:
+        def phase() -> Any:
+            return source.status()["shards"].get(stuck, {}).get("phase")
+
+        await wait_until(lambda: phase() == "failed", timeout=30, what="the stuck shard shown failed")
+        failed = source.status()["shards"][stuck]
+        assert failed["sync"]["reason"] == "initial"
+        assert "503" in failed["error"], "the status says what kept failing"
+        assert source.stats["resync_retries"] >= 2, "the budget was spent on retries, not on one attempt"
+
+        model["late"] = {"n": -1}
+        await insert(arango, DB, "healthy", [{"_key": "late", "n": -1}])
+        await caught_up(source, arango, [healthy])
+        assert phase() == "failed", "a spent budget is not retried again behind the status"
+        assert source._failure is None, "one failed shard does not stop the worker"
+
+    streams = await read_shards(bootstrap, src, [healthy, stuck])
+    assert replay_all({healthy: streams[healthy]}) == model
+    assert replay_all({stuck: streams[stuck]}) == {}
