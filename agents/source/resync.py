@@ -92,6 +92,8 @@ class Resyncs:
             except SyncAborted:
                 return
             except Exception as exc:
+                if current():
+                    st.retry_sync()  # first: whatever fails below, the next attempt starts from WAITING
                 gone = isinstance(exc, ArangoError) and exc.error_num in _GONE
                 if gone:
                     # Dropped while we synced? The poll removes the shard (new generation).
@@ -104,8 +106,6 @@ class Resyncs:
                 self._state.stats["resync_retries"] += 1
                 if isinstance(exc, ProducerFailed):
                     await self.restart_producer(st)
-                if current():
-                    st.retry_sync()
                 if gone:
                     raise StillListed(f"{st.info.shard} was reported gone but is still listed: {exc}") from exc
                 raise
@@ -146,7 +146,8 @@ class Resyncs:
         # send, so drain until nothing is held, then go live without yielding.
         while st.held:
             held, st.held = st.held, []
-            envs = [env for unit, markers in held for env in shard_envelopes(unit, markers, self._state.context(st, server))]
+            context = self._state.context(st, server)
+            envs = [env for unit, markers in held for env in shard_envelopes(unit, markers, context)]
             if not await st.producer.send(envs, current):
                 return
             tick = held[-1][0].tick

@@ -1,8 +1,8 @@
 """Publishes structure epochs on the control topic, resuming the epoch count from the topic.
 
 The control producer is transactional (``topics.names.control_transactional_id``), so a
-second structure publisher fences the first (``pipeline.source.fenced_writer``); after fencing, the last committed control message
-gives the current epoch and snapshot. A snapshot is published only when it differs from the
+second structure publisher fences the first (``pipeline.source.fenced_writer``); after fencing,
+the last committed control message gives the current epoch and snapshot. A snapshot is published only when it differs from the
 last one (epochs are cheap for destinations, but each one makes them diff the whole structure).
 
 Epochs never start again from 1. A control topic found empty (first start, or re-created; it
