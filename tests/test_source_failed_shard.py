@@ -1,19 +1,23 @@
-"""A shard whose resync keeps failing is retried within a budget, then shown failed; the rest go on.
+"""Retries of the source end: a resync that keeps failing fails its shard, a structure poll the worker.
 
 The stand-in's ``dump-fail`` switch makes every dump of one shard answer 503 (retriable), so its
-initial sync can never finish; Kafka is real.
+initial sync can never finish; a stopped stand-in takes the coordinator away. Kafka is real.
 """
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from dc2dc.agents.metrics import StatusCollector
 from dc2dc.agents.source import SourceComponent
 from dc2dc.pipeline.arango.http import ArangoHttp
-from dc2dc.pipeline.retry import RetryPolicy
+from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
+from dc2dc.pipeline.retry import RetryBudgetSpent, RetryPolicy
 from dc2dc.topics.codec import encode
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import feedback_topic
@@ -99,3 +103,16 @@ async def test_a_failed_shard_resyncs_when_a_destination_asks_for_it(
     reasons = [e.body["reason"] for e in streams[shard] if e.op == Op.RESYNC_BEGIN]
     assert reasons[-1] == "gap" and set(reasons[:-1]) == {"initial"}, "each failed attempt began, none ended"
     assert replay_all(streams) == model
+
+
+async def test_a_structure_poll_that_spends_its_retry_budget_fails_the_worker(tmp_path: Path, bootstrap: str) -> None:
+    dc = new_dc_id()
+    info = await asyncio.to_thread(start_standin, tmp_path, dc, mode="cluster", dbservers=1)
+    try:
+        settings = source_settings(info, bootstrap, new_dc_id(), structure_retry=SHORT_BUDGET)
+        async with SourceComponent(settings) as source:
+            await asyncio.to_thread(stop_standin, tmp_path, dc)  # the coordinator is gone for good
+            with pytest.raises(RetryBudgetSpent, match="structure poll"):
+                await asyncio.wait_for(source.wait(), 30)
+    finally:
+        await asyncio.to_thread(stop_standin, tmp_path, dc)
