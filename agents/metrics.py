@@ -29,6 +29,9 @@ class StatusCollector(Collector):
             yield produced
             yield GaugeMetricFamily("dc2dc_source_structure_epoch", "Last published structure epoch",
                                     value=source.get("epoch") or 0)
+            failed = sum(1 for st in source.get("shards", {}).values() if st.get("phase") == "failed")
+            yield GaugeMetricFamily("dc2dc_source_failed_shards", "Source shards whose resync spent its retry budget",
+                                    value=failed)
         destination = status.get("DestinationWorker")
         if destination:
             applied = GaugeMetricFamily("dc2dc_applied_seq", "Last applied seq per source shard",

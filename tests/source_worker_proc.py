@@ -1,7 +1,8 @@
 """A source worker in its own process, so a test can kill it with SIGKILL (no clean stop at all).
 
 Usage: ``python tests/source_worker_proc.py '<json of SourceSettings fields>'`` (``sync`` as a
-dict of ``SyncSettings`` fields). It prints ``ready`` once started and runs until killed.
+dict of ``SyncSettings`` fields, the retry policies as dicts of ``RetryPolicy`` fields). It prints
+``ready`` once started and runs until killed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import orjson
 
 from dc2dc.agents.source import SourceComponent, SourceSettings
+from dc2dc.pipeline.retry import RetryPolicy
 from dc2dc.pipeline.source.snapshot_sync import SyncSettings
 
 
@@ -19,6 +21,9 @@ async def main(raw: str) -> None:
     fields = orjson.loads(raw)
     if "sync" in fields:
         fields["sync"] = SyncSettings(**fields["sync"])
+    for policy in ("resync_retry", "structure_retry"):
+        if policy in fields:
+            fields[policy] = RetryPolicy(**fields[policy])
     async with SourceComponent(SourceSettings(**fields)) as source:
         print("ready", flush=True)
         await source.wait()

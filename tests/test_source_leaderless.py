@@ -70,7 +70,7 @@ async def test_changes_while_the_coordinator_names_no_usable_leader_reach_the_to
         await caught_up(source, arango, shards)
         leader = source.shards[shard].server
         await _report_leader(arango, shard, report)
-        await wait_until(lambda: source._leaders.get(shard) != leader, what="the worker to see no usable leader")
+        await wait_until(lambda: source.state.leaders.get(shard) != leader, what="the worker to see no usable leader")
         for r in (1, 2, 3):
             docs = [{"_key": f"k{i}", "r": r} for i in range(r, r + 3)]
             await insert(arango, DB, "c", docs)
@@ -79,7 +79,7 @@ async def test_changes_while_the_coordinator_names_no_usable_leader_reach_the_to
         await caught_up(source, arango, shards)
         await asyncio.sleep(2.5)
         await _report_leader(arango, shard, None)
-        await wait_until(lambda: source._leaders.get(shard) == leader, what="the same leader reported again")
+        await wait_until(lambda: source.state.leaders.get(shard) == leader, what="the same leader reported again")
         await wait_until(lambda: source.shards[shard].live, what="the shard live again")
         await caught_up(source, arango, shards)
         await asyncio.sleep(1.5)  # a heartbeat after the window
@@ -103,7 +103,7 @@ async def test_a_shard_written_before_the_coordinator_lists_it_is_replicated_onc
         shard = shards[0]
         await insert(arango, DB, "c", [{"_key": "early", "r": 0}])
         # Longer than the worker waits for an unknown shard to appear before giving up on it.
-        await wait_until(lambda: shard in source._orphans, timeout=30, what="the shard given up on")
+        await wait_until(lambda: shard in source.state.orphans, timeout=30, what="the shard given up on")
         await arango.request("PUT", "/_admin/standin/coordinator-hide",
                              json={"database": DB, "collection": "c", "hidden": False})
         await wait_until(lambda: shard in source.shards and source.shards[shard].live, what="the shard live")
@@ -135,7 +135,7 @@ async def test_a_streaming_shard_the_coordinator_stops_listing_for_a_while_resyn
         await wait_until(lambda: shard not in source.shards, what="the shard no longer followed")
         await insert(arango, DB, "c", [{"_key": "unlisted", "r": 1}])
         model["unlisted"] = {"r": 1}
-        await wait_until(lambda: shard in source._orphans, timeout=30, what="the shard given up on")
+        await wait_until(lambda: shard in source.state.orphans, timeout=30, what="the shard given up on")
         await arango.request("PUT", "/_admin/standin/coordinator-hide",
                              json={"database": DB, "collection": "c", "hidden": False})
         await wait_until(lambda: shard in source.shards and source.shards[shard].live, what="the shard live")

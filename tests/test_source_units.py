@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from dc2dc.pipeline.arango.http import ArangoHttp
-from dc2dc.pipeline.source.shard_producer import ShardPosition, shard_transactional_id
+from dc2dc.pipeline.source.shard_producer import ShardPosition
+from dc2dc.topics.names import shard_transactional_id
 from dc2dc.pipeline.snapshot import shard_order
 from dc2dc.pipeline.source.wal_markers import MarkerError, ShardContext, UnitAssembler, shard_envelopes
 from dc2dc.pipeline.source.wal_tailer import TailChunk, WalTailer, syncer_id

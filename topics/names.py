@@ -1,4 +1,4 @@
-"""Kafka names: the only place that knows how dc2dc names its topics and consumer groups.
+"""Kafka names: the only place that knows how dc2dc names its topics, transactional ids and groups.
 
 Names use only ``[a-zA-Z0-9._-]``. DC ids and shard ids (``s12345``) are safe in names;
 database and collection names may be Unicode, so they travel inside messages, never here.
@@ -74,6 +74,21 @@ def control_group(apply_group_id: str) -> str:
 def shard_topics_pattern(src: str) -> str:
     """Anchored regex of every shard topic of ``src`` (aiokafka subscribes with ``re.match``)."""
     return "^" + re.escape(shard_topic(src, "x")[:-1]) + r"[A-Za-z0-9_-]+$"
+
+
+def shard_transactional_id(src_dc: str, shard: str) -> str:
+    """The producer of one shard topic: a new owner of the shard fences every older one."""
+    return f"{PREFIX}-src.{_checked(src_dc, 'DC id')}.{_checked(shard, 'shard id')}"
+
+
+def control_transactional_id(src_dc: str) -> str:
+    """The structure publisher of ``src_dc``: a second publisher fences the first."""
+    return f"{PREFIX}-src.{_checked(src_dc, 'DC id')}.control"
+
+
+def feedback_group(src_dc: str) -> str:
+    """The consumer group in which ``src_dc``'s source workers read their feedback topics."""
+    return f"{PREFIX}-src.{_checked(src_dc, 'DC id')}.feedback"
 
 
 def shard_of(topic: str) -> tuple[str, str] | None:

@@ -1,5 +1,5 @@
 """Stand-in administration (no ArangoDB equivalent): leader moves, DBServer stop/start, WAL retention,
-a coordinator view that lags the DBServers.
+a coordinator view that lags the DBServers, shard dumps that keep failing.
 
 All under `/_admin/standin/`, superuser only, answered by any server of the stand-in.
 """
@@ -13,6 +13,8 @@ from .model import Server
 
 
 _background: set[asyncio.Task] = set()
+# Shards whose dumps answer 503; one stand-in per process, and every server of it shares the switch.
+_failing_dumps: set[str] = set()
 
 
 def _require_superuser(ctx: Ctx) -> None:
@@ -187,7 +189,33 @@ async def ttl_sweep(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok({"removed": ttl.sweep(ctx.cluster)})
 
 
+async def dump_fail(ctx: Ctx):  # type: ignore[no-untyped-def]
+    """Body {"shard", "failing": bool}: every `/_api/replication/dump` of that shard answers 503
+    (a DBServer too busy to serve it) until switched off. Not kept across a restart."""
+    _require_superuser(ctx)
+    body = await ctx.json({}) or {}
+    shard = str(body.get("shard") or "")
+    if body.get("failing", True):
+        _failing_dumps.add(shard)
+    else:
+        _failing_dumps.discard(shard)
+    return ok({"shard": shard, "failing": shard in _failing_dumps})
+
+
+def _failing_when_switched(handler):  # type: ignore[no-untyped-def]
+    async def dump(ctx: Ctx):  # type: ignore[no-untyped-def]
+        if ctx.query.get("collection") in _failing_dumps:
+            raise errors.ArangoError(errors.HTTP_SERVICE_UNAVAILABLE, "dump unavailable (stand-in switch)", 503)
+        return await handler(ctx)
+    return dump
+
+
 def register(router: Router) -> None:
+    # The dump route is registered before this module's; the switch wraps it where it stands.
+    for route in router.routes:
+        if route.segments == ("_api", "replication", "dump"):
+            route.handler = _failing_when_switched(route.handler)
+    router.add("PUT", "/_admin/standin/dump-fail", dump_fail, ANY)
     router.add("GET", "/_admin/standin/state", state, ANY)
     router.add("PUT", "/_admin/standin/move-leader", move_leader, ANY)
     router.add("PUT", "/_admin/standin/dbserver/{ref}/stop", stop_server, ANY)

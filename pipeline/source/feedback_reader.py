@@ -1,7 +1,7 @@
 """Reads the feedback topics a source DC gets back from its destinations (mirrored by MM2).
 
 Feedback only ever triggers work (a resync) or fills the status, so it is read at least once
-with a consumer group of its own (``dc2dc-src.<src>.feedback``; offsets committed after each
+with a consumer group of its own (``topics.names.feedback_group``; offsets committed after each
 batch is handled): a request that arrived while no source worker ran is still acted on, and a
 redelivered one costs one more resync at most.
 
@@ -21,7 +21,7 @@ from aiokafka.structs import ConsumerRecord
 from dc2dc.pipeline.quarantine import RECORD_ERRORS, Quarantine
 from dc2dc.topics.codec import decode
 from dc2dc.topics.envelope import Envelope
-from dc2dc.topics.names import feedback_topic
+from dc2dc.topics.names import feedback_group, feedback_topic
 from dc2dc.topics.signing import Verifier
 
 class FeedbackReader:
@@ -39,7 +39,7 @@ class FeedbackReader:
     async def run(self) -> None:
         """Read until cancelled."""
         consumer = AIOKafkaConsumer(*self._topics, bootstrap_servers=self._bootstrap,
-                                    group_id=f"dc2dc-src.{self._src}.feedback", enable_auto_commit=False,
+                                    group_id=feedback_group(self._src), enable_auto_commit=False,
                                     auto_offset_reset="earliest", isolation_level="read_committed")
         await consumer.start()
         try:

@@ -1,11 +1,11 @@
 """The producer of one shard topic: transactional, fenced, and its own checkpoint store.
 
-``transactional_id`` is derived from the source DC and the shard (``dc2dc-src.<src>.<shard>``),
-so when a shard's producer starts anywhere, Kafka fences every older producer of that shard
-(a zombie worker can no longer commit). Only *after* fencing does ``start`` read the last
-committed message of the shard topic back (``read_committed``, scanning back from the end past
-transaction markers and aborted batches): nothing can be committed behind our back any more, so
-that message is the true resume point — seq, source tick, source server, epoch, stream
+``transactional_id`` is derived from the source DC and the shard (``topics.names``), so when a
+shard's producer starts anywhere, Kafka fences every older producer of that shard (a zombie
+worker can no longer commit). Only *after* fencing does ``start`` read the last committed
+message of the shard topic back (``pipeline.source.fenced_writer``, scanning back from the end
+past transaction markers and aborted batches): nothing can be committed behind our back any
+more, so that message is the true resume point — seq, source tick, source server, epoch, stream
 generation, and whether a resync was left open. The source side keeps no other checkpoint. A
 topic with no message (first start, emptied by retention, re-created) starts a new generation
 (``topics.generation``): its seqs begin at 1 again, and the new id tells destinations that
@@ -24,25 +24,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import ProducerFenced
 
 from dc2dc.pipeline.errors import Dc2dcError
-
+from dc2dc.pipeline.source.fenced_writer import FencedWriter
 from dc2dc.topics.chunking import ChunkLimits, to_records
-from dc2dc.topics.codec import Headers, decode
+from dc2dc.topics.codec import Headers
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.generation import new_generation
-from dc2dc.topics.names import shard_topic
+from dc2dc.topics.names import shard_topic, shard_transactional_id
 
 log = logging.getLogger(__name__)
 
 RecordEncoder = Callable[[Envelope], list[tuple[bytes, Headers]]]
 _RESYNC_OPEN_OPS = frozenset({Op.RESYNC_BEGIN, Op.RESYNC_DOC, Op.RESYNC_REMOVE})
-
-
-def shard_transactional_id(src: str, shard: str) -> str:
-    return f"dc2dc-src.{src}.{shard}"
 
 
 @dataclass
@@ -84,36 +79,7 @@ class ShardFenced(Dc2dcError):
     """
 
 
-async def read_last_committed(bootstrap: str, topic: str, *, consumer_options: dict | None = None) -> Envelope | None:
-    """The last committed message of a 1-partition topic, or None when it has none."""
-    tp = TopicPartition(topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
-                                enable_auto_commit=False, group_id=None, **(consumer_options or {}))
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        beginning = (await consumer.beginning_offsets([tp]))[tp]
-        window = 8
-        while True:
-            start = max(beginning, end - window)
-            consumer.seek(tp, start)
-            last = None
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                for record in batch.get(tp, []):
-                    if record.offset < end:
-                        last = record
-            if last is not None:
-                return decode(last.value, list(last.headers), topic=topic, offset=last.offset)
-            if start <= beginning:
-                return None
-            window *= 8  # only markers / aborted batches in the window: look further back
-    finally:
-        await consumer.stop()
-
-
-class ShardProducer:
+class ShardProducer(FencedWriter):
     """Transactional producer of one shard topic (see module docstring)."""
 
     def __init__(
@@ -126,31 +92,19 @@ class ShardProducer:
         encoder: RecordEncoder | None = None,
         producer_options: dict | None = None,
     ) -> None:
+        super().__init__(bootstrap=bootstrap, topic=shard_topic(src, shard),
+                         transactional_id=shard_transactional_id(src, shard),
+                         max_request_size=limits.max_message_bytes, producer_options=producer_options)
         self.src = src
         self.shard = shard
-        self.topic = shard_topic(src, shard)
-        self._bootstrap = bootstrap
-        self._limits = limits
         self._encoder: RecordEncoder = encoder or (lambda env: to_records(env, limits))
-        self._options = producer_options or {}
-        self._producer: AIOKafkaProducer | None = None
         self._failed = False
         self.position = ShardPosition()
         self.lock = asyncio.Lock()
 
     async def start(self) -> ShardPosition:
         """Fence older producers of this shard, then read the resume position from the topic."""
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            transactional_id=shard_transactional_id(self.src, self.shard),
-            enable_idempotence=True,
-            acks="all",
-            max_request_size=self._limits.max_message_bytes,
-            **self._options,
-        )
-        await producer.start()  # InitProducerId: from here on, no zombie can commit to this shard
-        self._producer = producer
-        last = await read_last_committed(self._bootstrap, self.topic)
+        last = await self._fence()
         if last is not None:
             self.position = ShardPosition.of(last)
         else:
@@ -175,11 +129,6 @@ class ShardProducer:
                 await self.start()
             return self.position
 
-    async def stop(self) -> None:
-        if self._producer is not None:
-            producer, self._producer = self._producer, None
-            await producer.stop()
-
     async def send(self, envs: list[Envelope], guard: Callable[[], bool] | None = None) -> bool:
         """Number ``envs`` and commit them in one transaction; False (nothing sent) if ``guard()`` fails.
 
@@ -200,13 +149,11 @@ class ShardProducer:
                 env.seq, env.gen = seq, self.position.gen
                 records.extend(self._encoder(env))
             try:
-                async with self._producer.transaction():
-                    for value, headers in records:
-                        await self._producer.send(self.topic, value=value, headers=headers, partition=0)
+                await self._transaction(records)
             except ProducerFenced as exc:
                 self._failed = True
                 raise ShardFenced(f"{self.topic} is now produced by a newer owner of "
-                                  f"{shard_transactional_id(self.src, self.shard)}") from exc
+                                  f"{self.transactional_id}") from exc
             except Exception as exc:
                 self._failed = True
                 raise ProducerFailed(f"transaction on {self.topic} failed: {exc!r}") from exc
