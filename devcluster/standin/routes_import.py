@@ -5,7 +5,7 @@ import orjson
 
 from . import documents, errors, perms
 from .documents import WriteOptions
-from .http import COORD, Ctx, Router, ok
+from .http import COORD, Ctx, Router, json_response
 from .writes import Writes
 
 _MODES = {"error": "conflict", "update": "update", "replace": "replace", "ignore": "ignore"}
@@ -67,7 +67,7 @@ async def import_(ctx: Ctx):  # type: ignore[no-untyped-def]
                            f"offending document: {orjson.dumps(row).decode()[:200]}")
             if ctx.flag("complete"):
                 writes.abort()
-                raise errors.ArangoError(result.error_num, details[-1], 400)
+                raise result  # the item's own error: a duplicate key is 409 / 1210
         elif not existed:
             stats["created"] += 1
         elif on_dup == "ignore":
@@ -75,10 +75,10 @@ async def import_(ctx: Ctx):  # type: ignore[no-untyped-def]
         else:
             stats["updated"] += 1
     writes.commit()
-    body: dict = dict(stats)
+    body: dict = {"error": False, **stats}  # ArangoDB's import answer has no "code"
     if ctx.flag("details"):
         body["details"] = details
-    return ok(body, 201)
+    return json_response(body, 201)
 
 
 def register(router: Router) -> None:

@@ -45,6 +45,9 @@ def _apply(view: dict, body: dict, replace: bool) -> None:
         if "indexes" in body:
             view["indexes"] = list(body["indexes"]) if replace else view["indexes"] + list(body["indexes"])
         return
+    if replace:  # PUT: a property left out goes back to its default
+        view.update({k: v for k, v in orjson.loads(orjson.dumps(_ARANGOSEARCH_DEFAULTS)).items()
+                     if k not in _IMMUTABLE})
     for key, value in body.items():
         if key in ("name", "type", "id", "globallyUniqueId") or key in _IMMUTABLE:
             continue
