@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 try:
     from .jsargs import NotLiteral, evaluate, split_args, split_statements
@@ -89,6 +89,7 @@ class Translator:
         self.next_recorded = self.next_answer = 0
         self.db = "_system"
         self.untranslated: str | None = None
+        self.placeholders: dict[str, tuple[int, str]] = {}  # marker -> (set-up step, answer field)
 
     def run(self, script: str) -> None:
         for stmt in split_statements(script.split("\n---\n", 1)[-1]):
@@ -120,7 +121,9 @@ class Translator:
         fn, var = call.group("fn"), call.group("var")
         args = split_args(call.group("args"))
         if fn in ("logCurlRequest", "logCurlRequestRaw"):
-            self.steps.append({"kind": "recorded", **self.recorded[self.next_recorded]})
+            recorded = self.recorded[self.next_recorded]
+            self.capture(args, recorded)
+            self.steps.append({"kind": "recorded", **recorded})
             self.next_recorded += 1
             if var:
                 self.responses[var] = len(self.steps) - 1
@@ -132,11 +135,53 @@ class Translator:
             return
         self.arangosh(fn, var, [evaluate(a, self.vars) for a in args] if fn not in _RAW_ARGS else args)
 
+    def made(self, var: str | None, answer_fields: dict[str, str], known: dict[str, Any]) -> None:
+        """Let later lines read what the last set-up request made (`doc._id`, `coll.name()`): a
+        generated value stands as a placeholder until a recorded request shows the real one."""
+        if not var:
+            return
+        value: dict[str, Any] = dict(known)
+        for attr, field in answer_fields.items():
+            marker = f"\x00{len(self.placeholders)}\x00"
+            self.placeholders[marker] = (len(self.steps) - 1, field)
+            value[attr] = marker
+        self.vars[var] = value
+
+    def capture(self, args: list[str], recorded: dict) -> None:
+        """The real values of placeholders, read off the recorded request's path and headers."""
+        pairs = []
+        for index, actual in ((1, unquote(recorded["path"])), (3, recorded.get("headers") or {})):
+            try:
+                pairs.append((evaluate(args[index], self.vars), actual))
+            except (NotLiteral, IndexError):
+                continue
+        for template, actual in pairs:
+            if isinstance(template, dict) and isinstance(actual, dict):
+                lowered = {k.lower(): v for k, v in actual.items()}
+                pairs += [(v, lowered.get(k.lower(), "")) for k, v in template.items()]
+            elif isinstance(template, str) and "\x00" in template and isinstance(actual, str):
+                parts = re.split("(\x00\\d+\x00)", template)
+                pattern = "".join("(.+?)" if p in self.placeholders else re.escape(p) for p in parts)
+                m = re.fullmatch(pattern, actual)
+                if m:
+                    markers = [p for p in parts if p in self.placeholders]
+                    for marker, real in zip(markers, m.groups()):
+                        step, field = self.placeholders[marker]
+                        self.steps[step].setdefault("generated", {})[field] = real
+
     def setup(self, method: str, path: str, body: Any = None) -> None:
-        step: dict[str, Any] = {"kind": "setup", "method": method, "path": f"/_db/{quote(self.db)}{path}"}
+        step: dict[str, Any] = {"kind": "setup", "method": method,
+                                "path": self.refer(f"/_db/{quote(self.db)}{path}")}
         if body is not None:
-            step["body"] = json.dumps(body)
+            step["body"] = self.refer(json.dumps(body))
         self.steps.append(step)
+
+    def refer(self, text: str) -> str:
+        """Placeholders in a set-up request name the answer they come from: `{{step.field}}`."""
+        for marker, (step, field) in self.placeholders.items():
+            text = text.replace(quote(marker), marker).replace(json.dumps(marker)[1:-1], marker)
+            text = text.replace(marker, f"{{{{{step}.{field}}}}}")
+        return text
 
     def coll_of(self, target: str) -> str:
         m = re.match(r"^db\.(\w+)$|^db\[(.+)\]$|^db\._collection\((.+)\)$", target)
@@ -146,6 +191,12 @@ class Translator:
             return self.colls[target]
         raise Untranslatable(target)
 
+    def document_path(self, coll: str, handle: Any) -> str:
+        """arangosh takes a key or an _id (`coll/key`) where the HTTP path wants both parts."""
+        handle = str(handle)
+        is_id = "/" in handle or self.placeholders.get(handle, (0, ""))[1] == "_id"
+        return f"/_api/document/{handle}" if is_id else f"/_api/document/{coll}/{quote(handle)}"
+
     def arangosh(self, fn: str, var: str | None, a: list) -> None:
         if fn in ("db._create", "db._createEdgeCollection", "db._createDocumentCollection"):
             edge = fn == "db._createEdgeCollection" or (len(a) > 2 and a[2] == "edge")
@@ -153,10 +204,12 @@ class Translator:
                                                     **({"type": 3} if edge else {})})
             if var:
                 self.colls[var] = a[0]
+            self.made(var, {"_id": "id"}, {"name()": a[0], "name": a[0]})
         elif fn == "db._drop":
             self.setup("DELETE", f"/_api/collection/{quote(a[0])}")
         elif fn == "db._createView":
             self.setup("POST", "/_api/view", {"name": a[0], "type": a[1], **(a[2] if len(a) > 2 else {})})
+            self.made(var, {"_id": "id"}, {"name()": a[0], "name": a[0]})
         elif fn == "db._dropView":
             self.setup("DELETE", f"/_api/view/{quote(a[0])}")
         elif fn == "db._createDatabase":
@@ -194,12 +247,15 @@ class Translator:
         coll = quote(self.coll_of(target))
         if method in ("save", "insert"):
             self.setup("POST", f"/_api/document/{coll}", a[0])
+            if isinstance(a[0], dict):
+                self.made(var, {f: f for f in ("_id", "_key", "_rev") if f not in a[0]}, a[0])
         elif method == "remove":
-            self.setup("DELETE", f"/_api/document/{coll}/{quote(str(a[0]))}")
+            self.setup("DELETE", self.document_path(coll, a[0]))
         elif method in ("update", "replace"):
-            self.setup("PATCH" if method == "update" else "PUT", f"/_api/document/{coll}/{quote(str(a[0]))}", a[1])
+            self.setup("PATCH" if method == "update" else "PUT", self.document_path(coll, a[0]), a[1])
         elif method == "ensureIndex":
             self.setup("POST", f"/_api/index?collection={coll}", a[0])
+            self.made(var, {"id": "id"}, {})
         elif method == "drop":
             self.setup("DELETE", f"/_api/collection/{coll}")
         else:

@@ -96,9 +96,18 @@ def _atom(toks: list, pos: int, vs: dict[str, Any]) -> tuple[Any, int]:
         name = t.group("name")
         if name in ("true", "false", "null"):
             return json.loads(name), pos + 1
-        if name in vs:
-            return vs[name], pos + 1
-        raise NotLiteral(name)
+        if name not in vs:
+            raise NotLiteral(name)
+        value, pos = vs[name], pos + 1
+        # attribute reads (`doc._id`, `coll.name()`) of objects the set-up made
+        while pos + 1 < len(toks) and toks[pos].group("punct") == "." and toks[pos + 1].group("name"):
+            attr, pos = toks[pos + 1].group("name"), pos + 2
+            if pos + 1 < len(toks) and toks[pos].group("punct") == "(" and toks[pos + 1].group("punct") == ")":
+                attr, pos = attr + "()", pos + 2
+            if not isinstance(value, dict) or attr not in value:
+                raise NotLiteral(f"{name}.{attr}")
+            value = value[attr]
+        return value, pos
     p = t.group("punct")
     if p == "{":
         return _object(toks, pos + 1, vs)

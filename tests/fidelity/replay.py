@@ -9,6 +9,7 @@ keys, revisions, ticks, timestamps and sizes differ legitimately between two ser
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,10 +81,22 @@ class Replayer:
         self.reset()
         out = Outcome(example["name"], example["version"])
         generated: dict[str, str] = {}
+        answers: dict[int, Any] = {}
         for i, step in enumerate(example["steps"]):
-            path, body = _substitute(step["path"], generated), step.get("body")
-            body = _substitute(body, generated) if body is not None else None
-            got = self._call(step["method"], path, body, step.get("headers"))
+            def fill(text: str) -> str:
+                return _from_answers(_substitute(text, generated), answers)
+            body = fill(step["body"]) if "body" in step else None
+            headers = {k: fill(v) for k, v in step.get("headers", {}).items()}
+            got = self._call(step["method"], fill(step["path"]), body, headers)
+            if step["kind"] == "setup":
+                answers[i] = _json_or_none(got)
+            if "generated" in step:  # values a set-up request made that later requests name
+                answer = answers.get(i) or {}
+                made = {real: str(answer[f]) for f, real in step["generated"].items()
+                        if isinstance(answer, dict) and f in answer}
+                # a document's _id also names its key
+                generated |= made | {r.split("/", 1)[1]: g.split("/", 1)[1] for r, g in made.items()
+                                     if "/" in r and "/" in g}
             expect = step.get("expect")
             if step["kind"] == "setup" or expect is None:
                 continue
@@ -91,6 +104,21 @@ class Replayer:
             out.diffs += [f"{where}: {d}" for d in compare(expect, got)]
             _learn(expect, got, generated)
         return out
+
+
+def _json_or_none(got: requests.Response) -> Any:
+    try:
+        return got.json()
+    except ValueError:
+        return None
+
+
+def _from_answers(text: str, answers: dict[int, Any]) -> str:
+    """`{{step.field}}` -> that field of a set-up step's answer (see extract.Translator.refer)."""
+    def value(m: re.Match) -> str:
+        answer = answers.get(int(m.group(1)))
+        return str(answer.get(m.group(2), m.group(0))) if isinstance(answer, dict) else m.group(0)
+    return re.sub(r"\{\{(\d+)\.(\w+)\}\}", value, text)
 
 
 def _substitute(text: str, generated: dict[str, str]) -> str:
