@@ -152,7 +152,7 @@ async def get_one(ctx: Ctx):  # type: ignore[no-untyped-def]
         return json_response({**err.body(), "_id": doc["_id"], "_key": doc["_key"], "_rev": doc["_rev"]},
                              412, {"Etag": etag})
     if ctx.request.method == "HEAD":
-        return web.Response(status=200, headers={"Etag": etag})
+        return web.Response(status=200, headers={"Etag": etag}, content_type="application/json")
     return json_response(doc, 200, {"Etag": etag})
 
 

@@ -14,12 +14,12 @@ _MODES = {"error": "conflict", "update": "update", "replace": "replace", "ignore
 def _rows(raw: bytes, kind: str | None) -> list:
     text = raw.strip()
     if kind == "auto":
-        kind = "array" if text.startswith(b"[") and not text.startswith(b"[\"") else "documents"
+        kind = "list" if text.startswith(b"[") and not text.startswith(b"[\"") else "documents"
     try:
-        if kind == "array":
+        if kind in ("list", "array"):  # "list" is ArangoDB's name, "array" an alias
             rows = orjson.loads(text or b"[]")
             if not isinstance(rows, list):
-                raise errors.ArangoError(errors.BAD_PARAMETER, "expecting a JSON array in the request", 400)
+                raise errors.ArangoError(errors.HTTP_BAD_PARAMETER, "expecting a JSON array in the request", 400)
             return rows
         lines = [orjson.loads(line) if line.strip() else None for line in text.splitlines()]
     except orjson.JSONDecodeError as exc:

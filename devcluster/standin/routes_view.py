@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from . import errors, perms, wal as walmod
-from .http import COORD, Ctx, Router, ok
+from .http import COORD, Ctx, Router, json_response, ok
 
 _ARANGOSEARCH_DEFAULTS = {
     "links": {}, "primarySort": [], "primarySortCompression": "lz4", "storedValues": [],
@@ -93,7 +93,7 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
     db.views[view["name"]] = view
     ctx.cluster.structure_version += 1
     _log(ctx, walmod.VIEW_CREATE, view, view)
-    return ok(view, 201)
+    return json_response(view, 201)  # view definitions come without error / code
 
 
 async def get(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -113,7 +113,7 @@ async def change(ctx: Ctx, replace: bool):  # type: ignore[no-untyped-def]
     _apply(view, body, replace)
     ctx.cluster.structure_version += 1
     _log(ctx, walmod.VIEW_CHANGE, view, view)
-    return ok(view)
+    return json_response(view)
 
 
 async def replace(ctx: Ctx):  # type: ignore[no-untyped-def]

@@ -148,3 +148,58 @@ def test_access_token_without_expiry_authenticates_with_an_empty_user_name(stand
         assert requests.get(f"{url}/_api/version", auth=("", "v1.not-a-token")).status_code == 401
     finally:
         sys_db.delete_user(user)
+
+
+def test_checksum_and_compact_answer_the_collection_summary_only(standin, db):
+    db.create_collection("c")
+    summary = {"id", "name", "type", "status", "isSystem", "globallyUniqueId"}
+    checksum = requests.get(_api(standin, db, "/_api/collection/c/checksum"), auth=standin.auth).json()
+    assert set(checksum) - {"error", "code"} == summary | {"checksum", "revision"}
+    compact = requests.put(_api(standin, db, "/_api/collection/c/compact"), auth=standin.auth).json()
+    assert set(compact) - {"error", "code"} == summary
+
+
+def test_cluster_shards_listing_shows_no_key_generator_state(standin, db):
+    db.create_collection("c", shard_count=2)
+    listing = requests.get(_api(standin, db, "/_api/collection/c/shards"), auth=standin.auth).json()
+    assert "lastValue" not in listing["keyOptions"] and listing["supportsRBAC"] is True
+
+
+def test_single_server_collection_properties_name_object_id_and_smart_child(standin_single):
+    sys_db = standin_single.sys_db()
+    name = f"c_{uuid.uuid4().hex[:6]}"
+    sys_db.create_collection(name)
+    try:
+        props = requests.get(f"{standin_single.coordinator}/_api/collection/{name}/properties",
+                             auth=standin_single.auth).json()
+        assert props["isSmartChild"] is False and isinstance(props["objectId"], str)
+        assert props["supportsRBAC"] is True
+    finally:
+        sys_db.delete_collection(name)
+
+
+def test_import_type_list_reads_a_json_array_and_refuses_other_bodies_with_400(standin, db):
+    db.create_collection("c")
+    db.create_collection("links", edge=True)
+    url = _api(standin, db, "/_api/import")
+    r = requests.post(url, params={"collection": "c", "type": "list"}, auth=standin.auth, data='[{"a": 1}, {"b": 2}]')
+    assert r.status_code == 201 and r.json()["created"] == 2
+    bad = requests.post(url, params={"collection": "c", "type": "list"}, auth=standin.auth, data="{ }")
+    assert (bad.status_code, bad.json()["errorNum"]) == (400, 400)
+    edge = requests.post(url, params={"collection": "links", "type": "list", "details": "true"}, auth=standin.auth,
+                         data='[{"name": "no ends"}]')
+    assert edge.status_code == 201 and (edge.json()["created"], edge.json()["errors"]) == (0, 1)
+
+
+def test_view_answers_carry_no_error_or_code(standin, db):
+    views = _api(standin, db, "/_api/view")
+    created = requests.post(views, auth=standin.auth, json={"name": "v", "type": "arangosearch"}).json()
+    changed = requests.put(f"{views}/v/properties", auth=standin.auth, json={}).json()
+    patched = requests.patch(f"{views}/v/properties", auth=standin.auth, json={}).json()
+    assert not {"error", "code"} & (set(created) | set(changed) | set(patched))
+
+
+def test_head_of_a_document_is_typed_json_like_its_get(standin, db):
+    db.create_collection("c").insert({"_key": "k"})
+    r = requests.head(_api(standin, db, "/_api/document/c/k"), auth=standin.auth)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
