@@ -6,6 +6,7 @@ import orjson
 from . import errors, indexes, perms, wal as walmod
 from .http import COORD, Ctx, Router, ok
 from .model import Collection
+from .routes_view import SEARCH_DEFAULTS
 from .shapes import public_index
 
 # attributes that make two index definitions "the same index" for idempotent creation
@@ -15,12 +16,8 @@ _IDENTITY = ("type", "fields", "unique", "sparse", "expireAfter", "geoJson", "mi
 # definition must come back with its consolidation, commit and write-buffer settings)
 _INVERTED_DEFAULTS = {
     "analyzer": "identity", "features": ["frequency", "norm"], "includeAllFields": False,
-    "trackListPositions": False, "searchField": False, "storedValues": [], "optimizeTopK": [],
-    "primarySort": {"fields": [], "compression": "lz4"}, "sparse": True, "version": 1,
-    "cleanupIntervalStep": 2, "commitIntervalMsec": 1000, "consolidationIntervalMsec": 5000,
-    "consolidationPolicy": {"type": "tier", "segmentsBytesMax": 8589934592, "maxSkewThreshold": 0.4,
-                            "minDeletionRatio": 0.5},
-    "writebufferIdle": 64, "writebufferActive": 0, "writebufferSizeMax": 33554432,
+    "trackListPositions": False, "searchField": False, "storedValues": [],
+    "primarySort": {"fields": [], "compression": "lz4"}, "sparse": True, "version": 1, **SEARCH_DEFAULTS,
 }
 
 

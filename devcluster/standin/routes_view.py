@@ -7,14 +7,17 @@ import orjson
 from . import errors, perms, wal as walmod
 from .http import COORD, Ctx, Router, json_response, ok
 
-_ARANGOSEARCH_DEFAULTS = {
-    "links": {}, "primarySort": [], "primarySortCompression": "lz4", "storedValues": [],
-    "cleanupIntervalStep": 2, "commitIntervalMsec": 1000, "consolidationIntervalMsec": 1000,
-    "consolidationPolicy": {"type": "tier", "segmentsBytesFloor": 2097152, "segmentsBytesMax": 5368709120,
-                            "segmentsMax": 10, "segmentsMin": 1, "minScore": 0},
-    "writebufferIdle": 64, "writebufferActive": 0, "writebufferSizeMax": 33554432,
+# ArangoDB 3.12's defaults, shared by arangosearch views and inverted indexes
+SEARCH_DEFAULTS = {
+    "cleanupIntervalStep": 2, "commitIntervalMsec": 1000, "consolidationIntervalMsec": 5000,
+    "consolidationPolicy": {"type": "tier", "segmentsBytesMax": 8589934592, "maxSkewThreshold": 0.4,
+                            "minDeletionRatio": 0.5},
+    "optimizeTopK": [], "writebufferIdle": 64, "writebufferActive": 0, "writebufferSizeMax": 33554432,
 }
-_IMMUTABLE = ("primarySort", "primarySortCompression", "storedValues", "writebufferIdle",
+_ARANGOSEARCH_DEFAULTS = {
+    "links": {}, "primarySort": [], "primarySortCompression": "lz4", "storedValues": [], **SEARCH_DEFAULTS,
+}
+_IMMUTABLE = ("primarySort", "primarySortCompression", "storedValues", "optimizeTopK", "writebufferIdle",
               "writebufferActive", "writebufferSizeMax")
 
 
