@@ -145,7 +145,7 @@ async def get_one(ctx: Ctx):  # type: ignore[no-untyped-def]
     etag = f'"{doc["_rev"]}"'
     if_none = ctx.request.headers.get("If-None-Match")
     if if_none is not None and if_none.strip('"') == doc["_rev"]:
-        return web.Response(status=304, headers={"Etag": etag})
+        return web.Response(status=304, headers={"Etag": etag}, content_type="text/plain")
     if_match = ctx.request.headers.get("If-Match")
     if if_match is not None and if_match.strip('"') != doc["_rev"]:
         err = errors.ArangoError(errors.CONFLICT, "conflict, _rev values do not match", 412)

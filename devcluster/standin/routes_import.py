@@ -28,7 +28,7 @@ def _rows(raw: bytes, kind: str | None) -> list:
         return lines
     # no type: the first line names the attributes, every further line holds values
     if not lines or not isinstance(lines[0], list):
-        raise errors.ArangoError(errors.BAD_PARAMETER, "no JSON array found in first line", 400)
+        raise errors.ArangoError(errors.HTTP_BAD_PARAMETER, "no JSON array found in first line", 400)
     header = lines[0]
     return [dict(zip(header, values)) if isinstance(values, list) else values for values in lines[1:]]
 

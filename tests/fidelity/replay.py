@@ -23,6 +23,7 @@ _EXACT_HEADERS = {"x-arango-error-codes", "x-arango-replication-checkmore", "x-a
 # fields whose values a server generates: a replayed value replaces the recorded one in later requests
 _GENERATED = {"_id", "_key", "_rev", "id", "globallyUniqueId", "cuid", "jobId"}
 _GENERATED_HEADERS = ("x-arango-async-id", "x-arango-trx-id")
+_GENERATED_NAME = re.compile(r"^(s\d+|\d+|[^/]+/\d+|(PRMR|CRDN|SNGL|AGNT)-[0-9a-f-]+)$")
 
 
 @dataclass
@@ -217,6 +218,12 @@ def _kind(value: Any) -> str:
 def _shape(path: str, rec: Any, got: Any, diffs: list[str]) -> None:
     if _kind(rec) != _kind(got):
         diffs.append(f"{path}: {_kind(got)}, recorded {_kind(rec)}")
+    elif isinstance(rec, dict) and rec and got and all(_GENERATED_NAME.match(k) for k in [*rec, *got]):
+        # a map keyed by names the server made (shards, server ids): its size and entries count
+        if len(rec) != len(got):
+            diffs.append(f"{path}: {len(got)} entries, recorded {len(rec)}")
+        for i, (r, g) in enumerate(zip(rec.values(), got.values())):
+            _shape(f"{path}<{i}>", r, g, diffs)
     elif isinstance(rec, dict):
         missing, extra = sorted(set(rec) - set(got)), sorted(set(got) - set(rec))
         if missing:
