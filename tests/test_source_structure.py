@@ -65,6 +65,22 @@ async def test_snapshot_carries_users_with_their_grants(standin: dict[str, Any],
     assert "passwd" not in str(alice) and "pw" not in alice.values()
 
 
+async def test_snapshot_grants_only_levels_that_change_access(standin: dict[str, Any], arango: ArangoHttp) -> None:
+    """ArangoDB reports effective database levels and ``"*": {"permission": "none"}`` for a user
+    without grants; copying those would create grants the source does not have."""
+    await arango.request("POST", "/_api/database", json={"name": "closed"})
+    for user in ("carol", "dave"):
+        await arango.request("POST", "/_api/user", json={"user": user, "passwd": "pw"})
+    await arango.request("PUT", "/_api/user/carol/database/*", json={"grant": "ro"})
+    await arango.request("PUT", "/_api/user/carol/database/closed", json={"grant": "none"})
+
+    users = (await read_structure(await _cluster(standin, arango))).snapshot["users"]
+
+    assert users["carol"]["permissions"] == {"*": {"level": "ro", "collections": {}},
+                                             "closed": {"level": "none", "collections": {}}}
+    assert users["dave"]["permissions"] == {}
+
+
 async def test_an_unchanged_source_reads_as_an_equal_snapshot(standin: dict[str, Any], arango: ArangoHttp) -> None:
     await arango.request("POST", "/_api/database", json={"name": "same"})
     await create_collection(arango, "same", "c", shards=2)

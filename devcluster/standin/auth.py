@@ -78,9 +78,21 @@ def check_password(cluster: Cluster, user: str, password: str) -> bool:
         return False
     if hmac.compare_digest(entry.password, password):
         return True
-    now = time.time()
-    return any(t["active"] and t["valid_until"] > now and hmac.compare_digest(t["token"], password)
-               for t in cluster.access_tokens.get(user, []))
+    return any(_token_valid(t, password) for t in cluster.access_tokens.get(user, []))
+
+
+def _token_valid(token: dict, secret: str) -> bool:
+    return (token["active"] and token.get("valid_until", float("inf")) > time.time()
+            and hmac.compare_digest(token["token"], secret))
+
+
+def token_owner(cluster: Cluster, secret: str) -> str | None:
+    """The active user an access token belongs to (basic auth may name no user, only the token)."""
+    for user, tokens in cluster.access_tokens.items():
+        entry = cluster.users.get(user)
+        if entry is not None and entry.active and any(_token_valid(t, secret) for t in tokens):
+            return user
+    return None
 
 
 def authenticate(cluster: Cluster, header: str | None) -> Principal | None:
@@ -95,6 +107,9 @@ def authenticate(cluster: Cluster, header: str | None) -> Principal | None:
             user, _, password = base64.b64decode(value).decode().partition(":")
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
+        if not user:
+            owner = token_owner(cluster, password)
+            return Principal(owner, False) if owner is not None else None
         return Principal(user, False) if check_password(cluster, user, password) else None
     if scheme == "bearer":
         claims = verify_jwt(cluster.jwt_secret, value)

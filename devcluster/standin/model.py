@@ -345,7 +345,8 @@ class Cluster:
                 raise errors.ArangoError(errors.CLUSTER_UNSUPPORTED,
                                          "the specified key generator is not supported for collections with more than one shard", 501)
         shards = self._place_shards(name, cid, props, prototype)
-        guid = f"c{cid}" if self.is_cluster else f"h{int(self.coordinator.numeric_id):X}/{cid}"
+        # a coordinator names a cluster collection "c<planId>/" (its shards are "c<planId>/<shard>")
+        guid = f"c{cid}/" if self.is_cluster else f"h{int(self.coordinator.numeric_id):X}/{cid}"
         coll = Collection(db, name, cid, ctype, guid, props, shards)
         coll.indexes = [primary_index(coll)]
         if ctype == EDGE:

@@ -113,7 +113,7 @@ async def revision(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 async def checksum(ctx: Ctx):  # type: ignore[no-untyped-def]
     coll = _coll(ctx)
-    body = shapes.collection_properties(ctx.cluster, coll)
+    body = shapes.collection_summary(coll)
     body["checksum"] = checksums.checksum(_all_docs(coll), with_revisions=ctx.flag("withRevisions"),
                                           with_data=ctx.flag("withData"))
     body["revision"] = checksums.max_revision(_all_docs(coll))
@@ -125,6 +125,8 @@ async def shards(ctx: Ctx):  # type: ignore[no-untyped-def]
     if not ctx.cluster.is_cluster:
         raise errors.ArangoError(errors.CLUSTER_ONLY_ON_COORDINATOR, "only allowed on coordinators", 501)
     body = shapes.collection_properties(ctx.cluster, coll)
+    # a coordinator's shard listing does not show the key generator's state
+    body["keyOptions"] = {k: v for k, v in body["keyOptions"].items() if k != "lastValue"}
     if ctx.flag("details"):
         body["shards"] = {s.name: s.replicas() for s in coll.shards}
     else:
@@ -166,6 +168,10 @@ async def noop(ctx: Ctx):  # type: ignore[no-untyped-def]
     return ok(body)
 
 
+async def summary(ctx: Ctx):  # type: ignore[no-untyped-def]
+    return ok(shapes.collection_summary(_coll(ctx)))
+
+
 async def simple_ok(ctx: Ctx):  # type: ignore[no-untyped-def]
     _coll(ctx)
     return ok({"result": True})
@@ -195,8 +201,8 @@ def register(router: Router) -> None:
     router.add("PUT", "/_api/collection/{c}/truncate", truncate, COORD)
     router.add("PUT", "/_api/collection/{c}/rename", rename, COORD)
     router.add("PUT", "/_api/collection/{c}/load", noop, COORD)
-    router.add("PUT", "/_api/collection/{c}/unload", noop, COORD)
+    router.add("PUT", "/_api/collection/{c}/unload", summary, COORD)
     router.add("PUT", "/_api/collection/{c}/loadIndexesIntoMemory", simple_ok, COORD)
     router.add("PUT", "/_api/collection/{c}/recalculateCount", simple_ok, COORD)
-    router.add("PUT", "/_api/collection/{c}/compact", noop, COORD)
+    router.add("PUT", "/_api/collection/{c}/compact", summary, COORD)
     router.add("DELETE", "/_api/collection/{c}", drop, COORD)

@@ -95,7 +95,9 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
                                 list(shard_ids) if isinstance(shard_ids, list) else None)
     started = time.time()
     queries: RunningQueries = ctx.request.app["standin"].queries
-    running = queries.start(str(ctx.cluster.ids.next()), ctx.db_name, ctx.who.user or "", body["query"], bind_vars)
+    stream = bool(options.get("stream"))
+    running = queries.start(str(ctx.cluster.ids.next()), ctx.db_name, ctx.who.user or "", body["query"], bind_vars,
+                            modification=plan.modifies, stream=stream)
     try:
         result = await aql.execute(plan, bind_vars, context)
     except (errors.ArangoError, asyncio.CancelledError) as exc:  # cancelled: a killed query or job
@@ -117,7 +119,8 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
     if batch_size < 1:
         raise errors.ArangoError(errors.BAD_PARAMETER, "batchSize must be positive", 400)
     cursor = Cursor(str(ctx.cluster.ids.next()), ctx.db_name, result,
-                    len(result) if body.get("count") else None, batch_size,
+                    # a streaming cursor does not know its count up front, so it never has one
+                    len(result) if body.get("count") and not stream else None, batch_size,
                     float(body.get("ttl") or DEFAULT_TTL), time.time(), extra,
                     allow_retry=bool(options.get("allowRetry")))
     return _page(ctx, cursor, 201)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 
+import orjson
 from aiohttp import web
 
 from . import documents, errors, perms, transactions
@@ -49,15 +50,18 @@ def writes_for(ctx: Ctx) -> tuple[Writes, bool]:
     return Writes(ctx.cluster), False
 
 
-def _status(ctx: Ctx, success: int) -> int:
-    # only the request's waitForSync turns 202 into 201/200; ArangoDB's answer does not reflect
-    # the collection's own waitForSync property
-    return success if ctx.flag("waitForSync") else 202
+def _status(ctx: Ctx, coll: Collection, results: list, success: int) -> int:
+    # 201/200 tell that the write waited for the sync to disk: asked by the request or by the
+    # collection's waitForSync property, and only when something was written
+    synced = ctx.flag("waitForSync") or coll.props["waitForSync"]
+    written = any(not isinstance(r, errors.ArangoError) for r in results)
+    return success if synced and written else 202
 
 
 def _array_response(results: list, status: int, silent: bool) -> web.Response:
     errs = Tally(r.error_num for r in results if isinstance(r, errors.ArangoError))
-    headers = {"X-Arango-Error-Codes": ",".join(f"{n}:{c}" for n, c in errs.items())} if errs else None
+    # a JSON object of counts by error number, e.g. {"1200":2}
+    headers = {"X-Arango-Error-Codes": orjson.dumps({str(n): c for n, c in errs.items()}).decode()} if errs else None
     if silent:
         body = [r.item() for r in results if isinstance(r, errors.ArangoError)]
     else:
@@ -91,18 +95,18 @@ async def _write(ctx: Ctx, op: str) -> web.Response:
     items = body if is_array else [body if body is not None else {}]
     if op == "insert":
         results = documents.insert(ctx.cluster, coll, items, opts, writes)
-        status = _status(ctx, 201)
+        status = _status(ctx, coll, results, 201)
     elif op == "replace":
         results = documents.replace(ctx.cluster, coll, items, opts, writes, key)
-        status = _status(ctx, 201)
+        status = _status(ctx, coll, results, 201)
     elif op == "update":
         results = documents.update(ctx.cluster, coll, items, opts, writes, key)
-        status = _status(ctx, 201)
+        status = _status(ctx, coll, results, 201)
     else:
         if key is not None:
             items = [body if isinstance(body, dict) else {"_key": key}]
         results = documents.remove(ctx.cluster, coll, items, opts, writes, key)
-        status = _status(ctx, 200)
+        status = _status(ctx, coll, results, 200)
     if not in_trx:
         writes.commit()
     silent = ctx.flag("silent")
@@ -141,14 +145,14 @@ async def get_one(ctx: Ctx):  # type: ignore[no-untyped-def]
     etag = f'"{doc["_rev"]}"'
     if_none = ctx.request.headers.get("If-None-Match")
     if if_none is not None and if_none.strip('"') == doc["_rev"]:
-        return web.Response(status=304, headers={"Etag": etag})
+        return web.Response(status=304, headers={"Etag": etag}, content_type="text/plain")
     if_match = ctx.request.headers.get("If-Match")
     if if_match is not None and if_match.strip('"') != doc["_rev"]:
         err = errors.ArangoError(errors.CONFLICT, "conflict, _rev values do not match", 412)
         return json_response({**err.body(), "_id": doc["_id"], "_key": doc["_key"], "_rev": doc["_rev"]},
                              412, {"Etag": etag})
     if ctx.request.method == "HEAD":
-        return web.Response(status=200, headers={"Etag": etag})
+        return web.Response(status=200, headers={"Etag": etag}, content_type="application/json")
     return json_response(doc, 200, {"Etag": etag})
 
 

@@ -5,7 +5,7 @@ import orjson
 
 from . import documents, errors, perms
 from .documents import WriteOptions
-from .http import COORD, Ctx, Router, ok
+from .http import COORD, Ctx, Router, json_response
 from .writes import Writes
 
 _MODES = {"error": "conflict", "update": "update", "replace": "replace", "ignore": "ignore"}
@@ -14,12 +14,12 @@ _MODES = {"error": "conflict", "update": "update", "replace": "replace", "ignore
 def _rows(raw: bytes, kind: str | None) -> list:
     text = raw.strip()
     if kind == "auto":
-        kind = "array" if text.startswith(b"[") and not text.startswith(b"[\"") else "documents"
+        kind = "list" if text.startswith(b"[") and not text.startswith(b"[\"") else "documents"
     try:
-        if kind == "array":
+        if kind in ("list", "array"):  # "list" is ArangoDB's name, "array" an alias
             rows = orjson.loads(text or b"[]")
             if not isinstance(rows, list):
-                raise errors.ArangoError(errors.BAD_PARAMETER, "expecting a JSON array in the request", 400)
+                raise errors.ArangoError(errors.HTTP_BAD_PARAMETER, "expecting a JSON array in the request", 400)
             return rows
         lines = [orjson.loads(line) if line.strip() else None for line in text.splitlines()]
     except orjson.JSONDecodeError as exc:
@@ -28,7 +28,7 @@ def _rows(raw: bytes, kind: str | None) -> list:
         return lines
     # no type: the first line names the attributes, every further line holds values
     if not lines or not isinstance(lines[0], list):
-        raise errors.ArangoError(errors.BAD_PARAMETER, "no JSON array found in first line", 400)
+        raise errors.ArangoError(errors.HTTP_BAD_PARAMETER, "no JSON array found in first line", 400)
     header = lines[0]
     return [dict(zip(header, values)) if isinstance(values, list) else values for values in lines[1:]]
 
@@ -67,7 +67,7 @@ async def import_(ctx: Ctx):  # type: ignore[no-untyped-def]
                            f"offending document: {orjson.dumps(row).decode()[:200]}")
             if ctx.flag("complete"):
                 writes.abort()
-                raise errors.ArangoError(result.error_num, details[-1], 400)
+                raise result  # the item's own error: a duplicate key is 409 / 1210
         elif not existed:
             stats["created"] += 1
         elif on_dup == "ignore":
@@ -75,10 +75,10 @@ async def import_(ctx: Ctx):  # type: ignore[no-untyped-def]
         else:
             stats["updated"] += 1
     writes.commit()
-    body: dict = dict(stats)
+    body: dict = {"error": False, **stats}  # ArangoDB's import answer has no "code"
     if ctx.flag("details"):
         body["details"] = details
-    return ok(body, 201)
+    return json_response(body, 201)
 
 
 def register(router: Router) -> None:

@@ -6,10 +6,19 @@ import orjson
 from . import errors, indexes, perms, wal as walmod
 from .http import COORD, Ctx, Router, ok
 from .model import Collection
+from .routes_view import SEARCH_DEFAULTS
 from .shapes import public_index
 
 # attributes that make two index definitions "the same index" for idempotent creation
 _IDENTITY = ("type", "fields", "unique", "sparse", "expireAfter", "geoJson", "minLength")
+
+# what ArangoDB 3.12 stores for an inverted index; each is kept when given (a replicated
+# definition must come back with its consolidation, commit and write-buffer settings)
+_INVERTED_DEFAULTS = {
+    "analyzer": "identity", "features": ["frequency", "norm"], "includeAllFields": False,
+    "trackListPositions": False, "searchField": False, "storedValues": [],
+    "primarySort": {"fields": [], "compression": "lz4"}, "sparse": True, "version": 1, **SEARCH_DEFAULTS,
+}
 
 
 def _collection(ctx: Ctx, name: str | None, level: str) -> Collection:
@@ -55,13 +64,9 @@ def _normalise(coll: Collection, body: dict) -> dict:
     elif kind == "fulltext":
         out.update(minLength=int(body.get("minLength", 2) or 2), sparse=True, unique=False)
     elif kind == "inverted":
-        out.update(analyzer="identity", features=["frequency", "norm"], includeAllFields=False,
-                   trackListPositions=False, searchField=False, storedValues=[],
-                   primarySort={"fields": [], "compression": "lz4"})
-        for key in ("analyzer", "features", "primarySort", "storedValues", "includeAllFields",
-                    "trackListPositions", "searchField", "cache", "primaryKeyCache", "parallelism",
-                    "cleanupIntervalStep", "commitIntervalMsec", "consolidationIntervalMsec"):
-            if key in body:
+        out.update(orjson.loads(orjson.dumps(_INVERTED_DEFAULTS)))
+        for key in (*_INVERTED_DEFAULTS, "cache", "primaryKeyCache", "parallelism"):
+            if key in body and key not in ("sparse", "version"):
                 out[key] = body[key]
     elif kind in ("zkd", "mdi", "mdi-prefixed"):
         if body.get("fieldValueTypes") != "double":

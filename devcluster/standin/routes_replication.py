@@ -179,7 +179,8 @@ async def logger_state(ctx: Ctx):  # type: ignore[no-untyped-def]
     clients = [{"syncerId": c.syncer_id, "serverId": c.server_id, "clientInfo": c.client_info,
                 "lastServedTick": str(c.last_served_tick),
                 "time": now_iso()} for c in server.wal.clients.values()]
-    return json_response({"state": _state(server), "server": server_info(ctx), "clients": clients})
+    return json_response({"state": _state(server), "server": {**server_info(ctx), "engine": "rocksdb"},
+                          "clients": clients})
 
 
 async def logger_first_tick(ctx: Ctx):  # type: ignore[no-untyped-def]

@@ -6,9 +6,10 @@ import hashlib
 import secrets
 import time
 
-from . import errors, perms
-from .http import COORD, Ctx, Router, ok
+from aiohttp import web
 
+from . import errors, perms
+from .http import COORD, Ctx, Router, json_response
 
 
 def _user(ctx: Ctx) -> str:
@@ -29,23 +30,24 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
     body = await ctx.json({})
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
         raise errors.ArangoError(errors.BAD_PARAMETER, "token name missing", 400)
-    valid_until = body.get("valid_until")
-    if not isinstance(valid_until, (int, float)) or valid_until <= time.time():
+    valid_until = body.get("valid_until")  # optional: a token without it never expires
+    if valid_until is not None and (not isinstance(valid_until, (int, float)) or valid_until <= time.time()):
         raise errors.ArangoError(errors.BAD_PARAMETER, "valid_until must be a future timestamp", 400)
     tokens = ctx.cluster.access_tokens.setdefault(user, [])
     if any(t["name"] == body["name"] for t in tokens):
         raise errors.ArangoError(errors.DUPLICATE_NAME, "an access token with this name exists", 409)
     secret = f"v1.{secrets.token_hex(24)}"
-    token = {"id": int(ctx.cluster.ids.next()), "name": body["name"], "valid_until": int(valid_until),
+    token = {"id": int(ctx.cluster.ids.next()), "name": body["name"],
+             **({"valid_until": int(valid_until)} if valid_until is not None else {}),
              "created_at": int(time.time()), "active": True, "token": secret,
              "fingerprint": "v1." + hashlib.sha256(secret.encode()).hexdigest()[:10]}
     tokens.append(token)
-    return ok(token)
+    return json_response(token)  # token answers carry no error / code
 
 
 async def list_tokens(ctx: Ctx):  # type: ignore[no-untyped-def]
     user = _user(ctx)
-    return ok({"tokens": [_public(t) for t in ctx.cluster.access_tokens.get(user, [])]})
+    return json_response({"tokens": [_public(t) for t in ctx.cluster.access_tokens.get(user, [])]})
 
 
 async def delete(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -55,7 +57,7 @@ async def delete(ctx: Ctx):  # type: ignore[no-untyped-def]
     if len(kept) == len(tokens):
         raise errors.ArangoError(errors.HTTP_NOT_FOUND, "access token not found", 404)
     ctx.cluster.access_tokens[user] = kept
-    return ok({})
+    return web.Response(status=200, content_type="text/plain")
 
 
 def register(router: Router) -> None:

@@ -101,12 +101,12 @@ async def databases(ctx: Ctx):  # type: ignore[no-untyped-def]
             if level != "none":
                 result[name] = level
             continue
-        colls = {c: perms.collection_level(ctx.cluster, who, name, c)
-                 for c in ctx.cluster.databases[name].collections}
-        colls["*"] = user.grants.get(name, {}).get("collections", {}).get("*", "undefined")
+        # collection levels as configured, not resolved: "undefined" where none is set
+        configured = user.grants.get(name, {}).get("collections", {})
+        colls = {c: configured.get(c, "undefined") for c in [*ctx.cluster.databases[name].collections, "*"]}
         result[name] = {"permission": level, "collections": colls}
     if full:
-        result["*"] = {"permission": user.grants.get("*", {}).get("permission", "undefined")}
+        result["*"] = {"permission": user.grants.get("*", {}).get("permission", "none")}
     return ok({"result": result})
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import orjson
 
 from . import errors, perms, wal as walmod
-from .http import COORD, Ctx, Router, ok
+from .http import COORD, Ctx, Router, json_response, ok
 
-_ARANGOSEARCH_DEFAULTS = {
-    "links": {}, "primarySort": [], "primarySortCompression": "lz4", "storedValues": [],
-    "cleanupIntervalStep": 2, "commitIntervalMsec": 1000, "consolidationIntervalMsec": 1000,
-    "consolidationPolicy": {"type": "tier", "segmentsBytesFloor": 2097152, "segmentsBytesMax": 5368709120,
-                            "segmentsMax": 10, "segmentsMin": 1, "minScore": 0},
-    "writebufferIdle": 64, "writebufferActive": 0, "writebufferSizeMax": 33554432,
+# ArangoDB 3.12's defaults, shared by arangosearch views and inverted indexes
+SEARCH_DEFAULTS = {
+    "cleanupIntervalStep": 2, "commitIntervalMsec": 1000, "consolidationIntervalMsec": 5000,
+    "consolidationPolicy": {"type": "tier", "segmentsBytesMax": 8589934592, "maxSkewThreshold": 0.4,
+                            "minDeletionRatio": 0.5},
+    "optimizeTopK": [], "writebufferIdle": 64, "writebufferActive": 0, "writebufferSizeMax": 33554432,
 }
-_IMMUTABLE = ("primarySort", "primarySortCompression", "storedValues", "writebufferIdle",
+_ARANGOSEARCH_DEFAULTS = {
+    "links": {}, "primarySort": [], "primarySortCompression": "lz4", "storedValues": [], **SEARCH_DEFAULTS,
+}
+_IMMUTABLE = ("primarySort", "primarySortCompression", "storedValues", "optimizeTopK", "writebufferIdle",
               "writebufferActive", "writebufferSizeMax")
 
 
@@ -45,6 +48,9 @@ def _apply(view: dict, body: dict, replace: bool) -> None:
         if "indexes" in body:
             view["indexes"] = list(body["indexes"]) if replace else view["indexes"] + list(body["indexes"])
         return
+    if replace:  # PUT: a property left out goes back to its default
+        view.update({k: v for k, v in orjson.loads(orjson.dumps(_ARANGOSEARCH_DEFAULTS)).items()
+                     if k not in _IMMUTABLE})
     for key, value in body.items():
         if key in ("name", "type", "id", "globallyUniqueId") or key in _IMMUTABLE:
             continue
@@ -90,7 +96,7 @@ async def create(ctx: Ctx):  # type: ignore[no-untyped-def]
     db.views[view["name"]] = view
     ctx.cluster.structure_version += 1
     _log(ctx, walmod.VIEW_CREATE, view, view)
-    return ok(view, 201)
+    return json_response(view, 201)  # view definitions come without error / code
 
 
 async def get(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -110,7 +116,7 @@ async def change(ctx: Ctx, replace: bool):  # type: ignore[no-untyped-def]
     _apply(view, body, replace)
     ctx.cluster.structure_version += 1
     _log(ctx, walmod.VIEW_CHANGE, view, view)
-    return ok(view)
+    return json_response(view)
 
 
 async def replace(ctx: Ctx):  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ class RunningQuery:
     query: str
     bind_vars: dict
     task: asyncio.Task | None
+    modification: bool
+    stream: bool
     started: float = field(default_factory=time.time)
     killed: bool = False
 
@@ -28,15 +30,17 @@ class RunningQuery:
                 "bindVars": self.bind_vars if with_bind_vars else {},
                 "started": datetime.fromtimestamp(self.started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "runTime": round(time.time() - self.started, 6), "peakMemoryUsage": 0,
-                "state": "executing", "stream": False}
+                "state": "executing", "stream": self.stream, "modificationQuery": self.modification}
 
 
 class RunningQueries:
     def __init__(self) -> None:
         self._queries: dict[str, RunningQuery] = {}
 
-    def start(self, query_id: str, database: str, user: str, query: str, bind_vars: dict) -> RunningQuery:
-        running = RunningQuery(query_id, database, user, query, bind_vars, asyncio.current_task())
+    def start(self, query_id: str, database: str, user: str, query: str, bind_vars: dict, *,
+              modification: bool, stream: bool) -> RunningQuery:
+        running = RunningQuery(query_id, database, user, query, bind_vars, asyncio.current_task(),
+                               modification, stream)
         self._queries[query_id] = running
         return running
 

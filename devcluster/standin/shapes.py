@@ -39,13 +39,14 @@ def collection_properties(cluster: Cluster, coll: Collection) -> dict:
         "waitForSync": p["waitForSync"], "keyOptions": public_key_options(coll),
         "schema": p["schema"], "computedValues": p["computedValues"], "cacheEnabled": p["cacheEnabled"],
         "syncByRevision": True, "usesRevisionsAsDocumentIds": True, "internalValidatorType": 0,
-        "writeConcern": p["writeConcern"],
+        "writeConcern": p["writeConcern"], "isSmartChild": False, "supportsRBAC": True,
     }
-    if cluster.is_cluster:
+    if not cluster.is_cluster:
+        out["objectId"] = coll.id  # RocksDB's own id in ArangoDB; the stand-in has none other
+    else:
         out.update(numberOfShards=p["numberOfShards"], shardKeys=p["shardKeys"],
                    replicationFactor=p["replicationFactor"], minReplicationFactor=p["writeConcern"],
-                   shardingStrategy=p["shardingStrategy"], isSmart=False, isDisjoint=False,
-                   isSmartChild=False)
+                   shardingStrategy=p["shardingStrategy"], isSmart=False, isDisjoint=False)
         if "distributeShardsLike" in p:
             out["distributeShardsLike"] = p["distributeShardsLike"]
     return out

@@ -13,8 +13,8 @@ Everything goes through the public document, cursor and stream-transaction APIs:
   empty every shard);
 * the end of a full resync: delete what the shard holds but the resync did not send.
 
-Array requests answer 201/202 even when single items fail; the failures are in the body (and
-counted in ``X-Arango-Error-Codes``). Every item is checked: an item error other than the
+Array requests answer 200/201/202 even when single items fail; the failures are in the body
+(and counted in ``X-Arango-Error-Codes``, a JSON object such as ``{"1200":2}``). Every item is checked: an item error other than the
 tolerated "not found" on removes is raised, never skipped. Retriable errors (cluster busy,
 leader moved) are retried here, with backoff, indefinitely — replaying a step is safe because
 each of its operations is absolute.

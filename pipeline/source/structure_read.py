@@ -11,8 +11,8 @@ Rules for system collections (names starting with ``_``), the source side's half
   Their shards are still recorded (``Structure.ignored``) so a WAL entry for one is recognised
   as deliberately not replicated rather than as an unknown shard.
 * ``_users``: users travel under ``"users"`` through the user API (``/_api/user``) with
-  ``active``, ``extra`` and per-database / per-collection grants (effective levels as the API
-  reports them; ``undefined`` ones and collection levels equal to their database's left out). Password hashes are not readable through that API, so passwords are not replicated:
+  ``active``, ``extra`` and per-database / per-collection grants (only levels that differ from
+  what they fall back to: see ``_permissions``). Password hashes are not readable through that API, so passwords are not replicated:
   the destination creates a missing user with an unusable random password; operators set
   passwords per DC (or use JWT / LDAP). The ``root`` user is included like any other.
 * ``_analyzers``: analyzers travel under ``"analyzers"`` of their database through the
@@ -253,21 +253,35 @@ async def _read_users(cluster: SourceCluster) -> dict[str, Any]:
     for user in ((await _optional_api(cluster, "/_api/user")) or {}).get("result", []):
         name = user["user"]
         grants = (await http.request("GET", f"/_api/user/{name}/database", params={"full": True})).json()["result"]
-        permissions: dict[str, Any] = {}
-        for db, grant in grants.items():
-            if isinstance(grant, str):   # without full details a grant is just the level
-                grant = {"permission": grant}
-            level = grant.get("permission", "undefined")
-            # The API reports effective levels; a collection level equal to its database's adds
-            # nothing (and would grow the snapshot by users x collections).
-            collections = {c: lv for c, lv in (grant.get("collections") or {}).items()
-                           if lv not in ("undefined", level)}
-            if level == "undefined" and not collections:
-                continue
-            entry: dict[str, Any] = {"collections": collections}
-            if level != "undefined":
-                entry["level"] = level
-            permissions[db] = entry
         users[name] = {"active": user.get("active", True), "extra": user.get("extra") or {},
-                       "permissions": permissions}
+                       "permissions": _permissions(grants)}
     return users
+
+
+def _permissions(grants: dict[str, Any]) -> dict[str, Any]:
+    """The grants that change a user's access, from ``/_api/user/<u>/database?full=true``.
+
+    ArangoDB reports each database's *effective* level (a database without its own grant shows
+    the ``*`` level) and ``"*": {"permission": "none"}`` when nothing is granted; a level equal to
+    what it would fall back to (``*``'s, or "none" for ``*`` itself) adds nothing, and copying it
+    would create a grant the source does not have. Collection levels equal to their database's
+    add nothing either (and would grow the snapshot by users x collections).
+    """
+    def level_of(grant: Any) -> str:
+        # without full details a grant is just the level
+        return grant if isinstance(grant, str) else grant.get("permission", "undefined")
+
+    wildcard = level_of(grants.get("*", "none"))
+    permissions: dict[str, Any] = {}
+    for db, grant in grants.items():
+        level = level_of(grant)
+        inherited = "none" if db == "*" else wildcard
+        collections = {c: lv for c, lv in ((grant.get("collections") if isinstance(grant, dict) else None) or {}).items()
+                       if lv not in ("undefined", level)}
+        if level in ("undefined", inherited) and not collections:
+            continue
+        entry: dict[str, Any] = {"collections": collections}
+        if level not in ("undefined", inherited):
+            entry["level"] = level
+        permissions[db] = entry
+    return permissions
