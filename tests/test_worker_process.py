@@ -34,6 +34,8 @@ def write_topology(folder: Path, kafka_two_dc: DevEnvironment, standin: dict, pa
                    src: str) -> Path:
     (folder / "a.password").write_text(password + "\n")
     (folder / "a.jwt").write_text(standin["jwt_secret"] + "\n")
+    for secret in ("a.password", "a.jwt"):
+        (folder / secret).chmod(0o600)
     path = folder / "topology.toml"
     path.write_text(f"""
 [dc.{src}]
