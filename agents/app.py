@@ -12,9 +12,11 @@ worker â€” a supervisor restarts the process and it resumes from its positions â
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import faust
@@ -23,6 +25,7 @@ import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 
 from dc2dc.agents.metrics import StatusCollector
+from dc2dc.pipeline.cert_watch import CertificateExpiryCollector, expiring
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +47,15 @@ class Component(Protocol):
 class WorkerSettings:
     app_id: str
     kafka_bootstrap: str
-    # /status and /metrics carry no authentication, so only this host may reach them by default.
+    # Without a monitoring token /status and /metrics answer anyone, so only this host may reach them by default.
     web_bind: str = "127.0.0.1"
     web_port: int = 6066
     web_enabled: bool = True
+    # With a token, /status and /metrics answer only ``Authorization: Bearer <token>`` (ArangoSync's
+    # --monitoring.token), so a scraper on another host needs no open door.
+    monitoring_token: str | None = field(default=None, repr=False)
+    # Certificates the worker uses: their expiry goes to /metrics and is warned about in the log.
+    certificates: tuple[Path, ...] = ()
 
 
 def create_app(settings: WorkerSettings, components: Callable[[], list[Component]]) -> faust.App:
@@ -88,14 +96,32 @@ def create_app(settings: WorkerSettings, components: Callable[[], list[Component
 
     registry = CollectorRegistry()
     registry.register(StatusCollector(current_status))
+    if settings.certificates:
+        registry.register(CertificateExpiryCollector(settings.certificates))
+        expiring(settings.certificates)
 
+    def refused(web: Any, request: Any) -> Any | None:
+        """A 401 answer unless the request carries the monitoring token (or none is configured)."""
+        if settings.monitoring_token is None:
+            return None
+        given = request.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, f"Bearer {settings.monitoring_token}".encode()):
+            return None
+        return web.bytes(b"monitoring token required\n", content_type="text/plain", status=401,
+                         headers={"WWW-Authenticate": 'Bearer realm="dc2dc"'})
+
+    # An aiohttp response is a mapping, empty and so false: hence ``is not None``, never ``or``.
     @app.page("/metrics")
-    async def metrics(web: Any, request: Any) -> Any:  # noqa: ARG001 - Faust's view signature
+    async def metrics(web: Any, request: Any) -> Any:
+        if (denied := refused(web, request)) is not None:
+            return denied
         # Prometheus' text format 0.0.4; aiohttp adds the charset itself.
         return web.bytes(generate_latest(registry), content_type="text/plain; version=0.0.4")
 
     @app.page("/status")
-    async def status(web: Any, request: Any) -> Any:  # noqa: ARG001
+    async def status(web: Any, request: Any) -> Any:
+        if (denied := refused(web, request)) is not None:
+            return denied
         return web.bytes(orjson.dumps(current_status()), content_type="application/json")
 
     return app

@@ -14,6 +14,7 @@ import click
 
 from dc2dc.agents.app import Component, WorkerSettings, create_app
 from dc2dc.pipeline.errors import ConfigError
+from dc2dc.pipeline.secret_files import read_secret
 from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
 from dc2dc.topics.signing import Signer, Verifier, load_public_key
 
@@ -65,13 +66,20 @@ def destination_components(src: Datacenter, dc: Datacenter, verifier: Verifier |
 @click.option("--dc", "dc_id", required=True, help="the DC this worker runs in")
 @click.option("--web-port", type=int, default=6066, show_default=True, help="/metrics and /status")
 @click.option("--web-bind", default="127.0.0.1", show_default=True,
-              help="the address /metrics and /status listen on (they have no authentication)")
+              help="the address /metrics and /status listen on (open to all without --monitoring-token-file)")
+@click.option("--monitoring-token-file", type=click.Path(exists=True, dir_okay=False),
+              help="a file (mode 0600) holding the token /metrics and /status require as 'Authorization: Bearer'")
+@click.option("--certificate", "certificates", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a certificate this worker's setup uses: expiry in /metrics, a warning 30 days ahead; repeat")
 @click.option("--allow-unsigned", is_flag=True, help="destination: apply messages without a verified signature")
 @click.option("--loglevel", default="info", show_default=True)
-def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_bind: str,
-           allow_unsigned: bool, loglevel: str) -> None:
+def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_bind: str, monitoring_token_file: str | None,
+           certificates: tuple[Path, ...], allow_unsigned: bool, loglevel: str) -> None:
     """Run a replication worker (a Faust worker process) until stopped."""
     try:
+        token = read_secret(monitoring_token_file) if monitoring_token_file else None
+        if token == "":
+            raise ConfigError(f"monitoring token file {monitoring_token_file} is empty")
         topology = Topology.load(topology_path)
         if dc_id not in topology.dcs:
             raise click.BadParameter(f"unknown DC {dc_id!r}", param_hint="--dc")
@@ -85,8 +93,8 @@ def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_bind: s
             build = lambda: destination_components(src, dc, verifier)  # noqa: E731
     except (ConfigError, TopologyError, OSError) as e:
         raise click.ClickException(str(e)) from None
-    app = create_app(WorkerSettings(app_id=f"dc2dc-{role}-{dc_id}", kafka_bootstrap=dc.kafka,
-                                    web_bind=web_bind, web_port=web_port), build)
+    app = create_app(WorkerSettings(app_id=f"dc2dc-{role}-{dc_id}", kafka_bootstrap=dc.kafka, web_bind=web_bind,
+                                    web_port=web_port, monitoring_token=token, certificates=certificates), build)
     app.finalize()
     from faust.worker import Worker
 

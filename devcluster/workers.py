@@ -10,7 +10,7 @@ import signal
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -24,13 +24,15 @@ READY_TIMEOUT_S = 90.0
 class Worker:
     proc: processes.Managed
     web_port: int
+    monitoring_token: str | None = field(default=None, repr=False)
 
     def status(self) -> dict | None:
-        return worker_status(self.web_port)
+        return worker_status(self.web_port, self.monitoring_token)
 
 
-def start_worker(state_dir: Path, topology_path: Path, role: str, dc: str, *,
-                 allow_unsigned: bool = False, web_bind: str | None = None) -> Worker:
+def start_worker(state_dir: Path, topology_path: Path, role: str, dc: str, *, allow_unsigned: bool = False,
+                 web_bind: str | None = None, monitoring_token_file: Path | None = None,
+                 certificates: tuple[Path, ...] = ()) -> Worker:
     """Start a worker and return once its components run (its /status answers)."""
     name = f"worker-{role}-{dc}"
     port = processes.free_port()
@@ -40,19 +42,27 @@ def start_worker(state_dir: Path, topology_path: Path, role: str, dc: str, *,
         cmd.append("--allow-unsigned")
     if web_bind is not None:
         cmd += ["--web-bind", web_bind]
+    for certificate in certificates:
+        cmd += ["--certificate", str(certificate)]
+    token = None
+    if monitoring_token_file is not None:
+        cmd += ["--monitoring-token-file", str(monitoring_token_file)]
+        token = monitoring_token_file.read_text(encoding="utf-8").strip()
     # The pid file's folder must appear in the command line (processes trusts only such pids):
     # the topology lives in the state folder.
     proc = processes.spawn(name, cmd, pid_file=state_dir / f"{name}.pid", log_file=state_dir / f"{name}.log",
                            cwd=state_dir)
-    processes.wait_until(proc, lambda: worker_status(port) is not None, timeout=READY_TIMEOUT_S,
+    processes.wait_until(proc, lambda: worker_status(port, token) is not None, timeout=READY_TIMEOUT_S,
                          what="a running worker")
-    return Worker(proc, port)
+    return Worker(proc, port, token)
 
 
-def worker_status(port: int) -> dict | None:
+def worker_status(port: int, monitoring_token: str | None = None) -> dict | None:
     """The worker's /status, or None while it is still starting."""
+    headers = {"Authorization": f"Bearer {monitoring_token}"} if monitoring_token else {}
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as resp:
+        with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/status", headers=headers),
+                                    timeout=2) as resp:
             body = orjson.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None

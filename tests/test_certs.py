@@ -10,6 +10,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from dc2dc.pipeline import cert_watch
 from dc2dc.pipeline.ops.cli import main
 from tls_helpers import client_context, tls_exchange
 
@@ -45,12 +46,7 @@ def make_client(folder: Path, ca: tuple[Path, Path], name: str) -> tuple[Path, P
 
 
 def server_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    if client_ca is not None:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(client_ca)
-    return ctx
+    return cert_watch.server_context(cert_watch.TlsFiles(cert, key, client_ca))
 
 
 async def test_a_server_certificate_verifies_against_its_ca_and_the_host_name(tmp_path: Path) -> None:

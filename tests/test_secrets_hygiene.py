@@ -4,13 +4,11 @@ a repr, an error, a worker's /status, its log or its command line."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dc2dc.agents.worker import source_components
-from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
 from dc2dc.devcluster.up import DevEnvironment
 from dc2dc.devcluster.workers import start_worker, stop_worker
 from dc2dc.pipeline.arango.errors import ArangoError
@@ -18,6 +16,7 @@ from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.secret_files import SecretFileError
 from dc2dc.pipeline.topology import Topology, TopologyError
 from dc2dc.topics.signing import generate_keypair
+from test_worker_process import standin_a  # noqa: F401 (fixture)
 
 PASSWORD = "pw-" + uuid.uuid4().hex
 JWT = "jwt-" + uuid.uuid4().hex
@@ -75,16 +74,6 @@ def test_the_source_workers_settings_print_no_secret(tmp_path: Path) -> None:
     assert PASSWORD not in shown and JWT not in shown
     # ... while the values themselves are intact for the connections that need them.
     assert (component.settings.password, component.settings.jwt_secret) == (PASSWORD, JWT)
-
-
-@pytest.fixture(scope="module")
-def standin_a(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    state = tmp_path_factory.mktemp("secrets-standin")
-    dc = f"sA-{uuid.uuid4().hex[:6]}"
-    try:
-        yield start_standin(state, dc)
-    finally:
-        stop_standin(state, dc)
 
 
 async def test_an_arangodb_refusal_names_neither_the_password_nor_the_jwt_secret(standin_a: dict) -> None:

@@ -55,9 +55,9 @@ to = "B"
     return path
 
 
-def run_worker(topology: Path, role: str, dc: str) -> subprocess.CompletedProcess[str]:
+def run_worker(topology: Path, role: str, dc: str, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "dc2dc.pipeline.ops.cli", "worker", "--role", role, "--dc", dc,
-                           "--topology", str(topology), "--web-port", str(free_port())],
+                           "--topology", str(topology), "--web-port", str(free_port()), *options],
                           capture_output=True, text=True, timeout=120, cwd=topology.parent)
 
 
