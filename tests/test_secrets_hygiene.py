@@ -3,16 +3,20 @@ a repr, an error, a worker's /status, its log or its command line."""
 
 from __future__ import annotations
 
+import traceback
 import uuid
 from pathlib import Path
 
+import orjson
 import pytest
+from click.testing import CliRunner
 
 from dc2dc.agents.worker import source_components
 from dc2dc.devcluster.up import DevEnvironment
 from dc2dc.devcluster.workers import start_worker, stop_worker
 from dc2dc.pipeline.arango.errors import ArangoError
 from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.ops.cli import main
 from dc2dc.pipeline.secret_files import SecretFileError
 from dc2dc.pipeline.topology import Topology, TopologyError
 from dc2dc.topics.signing import generate_keypair
@@ -103,3 +107,30 @@ def test_a_running_worker_shows_no_secret_in_status_log_or_process_arguments(
         assert secret not in status
         assert secret not in arguments
         assert secret not in log
+
+
+@pytest.mark.parametrize("right_password", [True, False])
+def test_dc2dc_status_json_shows_no_secret_whether_it_connects_or_is_refused(
+        tmp_path: Path, kafka_two_dc: DevEnvironment, standin_a: dict, right_password: bool) -> None:
+    password = standin_a["password"] if right_password else PASSWORD
+    topology = topology_with_secrets(tmp_path, arangodb=standin_a["coordinator"], kafka=kafka_two_dc.bootstrap("A"),
+                                     password=password, jwt=standin_a["jwt_secret"])
+    with topology.open("a") as f:
+        f.write(f"""
+[dc.B]
+kafka = "{kafka_two_dc.bootstrap('B')}"
+arangodb = "{standin_a['coordinator']}"
+password_file = "a.password"
+
+[[replication]]
+from = "A"
+to = "B"
+""")
+    result = CliRunner().invoke(main, ["status", "--topology", str(topology), "--json"])
+    shown = result.output + repr(result.exception) + "".join(traceback.format_exception(result.exception))
+    if right_password:
+        assert orjson.loads(result.output)["from"] == "A"
+    else:
+        assert "401" in shown
+    for secret in (password, standin_a["jwt_secret"]):
+        assert secret not in shown
