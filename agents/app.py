@@ -25,7 +25,7 @@ import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 
 from dc2dc.agents.metrics import StatusCollector
-from dc2dc.pipeline.cert_watch import CertificateExpiryCollector, expiring
+from dc2dc.pipeline.cert_watch import CertificateExpiryCollector, TlsFiles, expiring, reloading_server_context
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,18 @@ class WorkerSettings:
     monitoring_token: str | None = field(default=None, repr=False)
     # Certificates the worker uses: their expiry goes to /metrics and is warned about in the log.
     certificates: tuple[Path, ...] = ()
+    # HTTPS for /status and /metrics (with ``ca``: clients must show a certificate it signed);
+    # replaced files are picked up without a restart.
+    web_tls: TlsFiles | None = None
+    tls_reload_interval_s: float = 5.0
 
 
 def create_app(settings: WorkerSettings, components: Callable[[], list[Component]]) -> faust.App:
     """A Faust app hosting the components that ``components()`` builds when the worker starts."""
+    # The web server takes its context when the app is built, so the files are read now and a
+    # replacement from this moment on is reloaded once the watcher runs.
+    live_tls, watcher = (reloading_server_context(settings.web_tls, settings.tls_reload_interval_s)
+                         if settings.web_tls is not None else (None, None))
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -67,6 +75,7 @@ def create_app(settings: WorkerSettings, components: Callable[[], list[Component
         web_host=settings.web_bind,
         web_port=settings.web_port,
         web_enabled=settings.web_enabled,
+        web_ssl_context=live_tls.context if live_tls else None,
         # Faust's own routes would publish the worker URLs of the group (/router), table data
         # (/table), sensors (/, /assignment), the service graph and performance figures. dc2dc
         # uses none of them and serves only its own /status and /metrics.
@@ -94,11 +103,23 @@ def create_app(settings: WorkerSettings, components: Callable[[], list[Component
     def current_status() -> dict[str, Any]:
         return hosts[0].status() if hosts else {"starting": True}
 
+    if watcher is not None:
+        tls_watcher = watcher   # the narrowed type, for the methods below
+
+        @app.service
+        class WebTlsReload(mode.Service):
+            async def on_start(self) -> None:
+                await tls_watcher.watch()
+
+            async def on_stop(self) -> None:
+                await tls_watcher.stop()
+
     registry = CollectorRegistry()
     registry.register(StatusCollector(current_status))
-    if settings.certificates:
-        registry.register(CertificateExpiryCollector(settings.certificates))
-        expiring(settings.certificates)
+    certificates = settings.certificates + ((settings.web_tls.cert,) if settings.web_tls else ())
+    if certificates:
+        registry.register(CertificateExpiryCollector(certificates))
+        expiring(settings.certificates)   # the web certificate's watcher warns about its own
 
     def refused(web: Any, request: Any) -> Any | None:
         """A 401 answer unless the request carries the monitoring token (or none is configured)."""

@@ -127,12 +127,23 @@ class ContextWatcher:
         self._task: asyncio.Task[None] | None = None
         self._warned_at = 0.0
 
-    async def start(self) -> ssl.SSLContext:
-        """The context from the files as they are now; later changes go to ``on_change``."""
-        self._seen = await asyncio.to_thread(_signature, self.files.paths())
-        ctx = await asyncio.to_thread(self._build, self.files)
+    def load(self) -> ssl.SSLContext:
+        """The context from the files as they are now (blocking: at process start, or in a thread).
+
+        The files' state is noted *before* they are read, so a change from then on is always seen.
+        """
+        self._seen = _signature(self.files.paths())
+        return self._build(self.files)
+
+    async def watch(self) -> None:
+        """From now on, hand changes of the files since :meth:`load` to ``on_change``."""
         await self._warn()
         self._task = asyncio.create_task(self._run(), name=f"watch {self.files.cert}")
+
+    async def start(self) -> ssl.SSLContext:
+        """:meth:`load`, then :meth:`watch`."""
+        ctx = await asyncio.to_thread(self.load)
+        await self.watch()
         return ctx
 
     async def stop(self) -> None:
@@ -176,3 +187,33 @@ class ContextWatcher:
         await self._warn()
         self._on_change(ctx)
         return True
+
+
+class LiveServerContext:
+    """The one context a server is started with, whose new connections use the newest certificate.
+
+    A listening server (aiohttp's, Faust's) keeps the context it was given; so that one picks, in its
+    SNI callback (called on every ClientHello, with or without a server name), the context last given
+    to :meth:`replace` for the connection being accepted. Open connections keep theirs.
+    """
+
+    def __init__(self, first: ssl.SSLContext) -> None:
+        self.context = first
+        self._current = first
+        first.sni_callback = self._pick
+
+    def replace(self, newer: ssl.SSLContext) -> None:
+        self._current = newer
+
+    def _pick(self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None,
+              context: ssl.SSLContext) -> None:
+        if self._current is not context:
+            connection.context = self._current
+
+
+def reloading_server_context(files: TlsFiles, interval_s: float = 5.0) -> tuple[LiveServerContext, ContextWatcher]:
+    """A server context read from ``files`` now, and the watcher (to start later) that keeps it current."""
+    live: list[LiveServerContext] = []
+    watcher = ContextWatcher(files, server_context, lambda newer: live[0].replace(newer), interval_s=interval_s)
+    live.append(LiveServerContext(watcher.load()))
+    return live[0], watcher

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from dc2dc.pipeline.cert_watch import (
     CertificateExpiryCollector,
     ContextWatcher,
+    LiveServerContext,
     TlsFiles,
     expiring,
     server_context,
@@ -86,3 +87,16 @@ async def test_replacing_the_files_hands_a_context_built_from_the_new_files_to_t
 
         await asyncio.sleep(0.3)
         assert len(changes) == 1, "unchanged files must not be reloaded again"
+
+
+async def test_a_server_started_with_a_live_context_serves_new_connections_with_the_replacement(
+        tmp_path: Path) -> None:
+    old, old_ca = issue(tmp_path / "old")
+    new, new_ca = issue(tmp_path / "new")
+    live = LiveServerContext(server_context(old))
+    assert await tls_exchange(live.context, client_context(old_ca)) == [""]
+    live.replace(server_context(new))
+    # The same context object the server holds, now presenting the new certificate.
+    assert await tls_exchange(live.context, client_context(new_ca)) == [""]
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await tls_exchange(live.context, client_context(old_ca))
