@@ -14,6 +14,8 @@ import click
 
 from dc2dc.agents.app import Component, WorkerSettings, create_app
 from dc2dc.pipeline.errors import ConfigError
+from dc2dc.pipeline.cert_watch import TlsFiles
+from dc2dc.pipeline.secret_files import check_private, read_secret
 from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
 from dc2dc.topics.signing import Signer, Verifier, load_public_key
 
@@ -59,19 +61,45 @@ def destination_components(src: Datacenter, dc: Datacenter, verifier: Verifier |
     return [DestinationWorker(config, http, verifier=verifier)]
 
 
+def _web_tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> TlsFiles | None:
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise ConfigError("--web-client-ca needs --web-tls-cert and --web-tls-key")
+        return None
+    if cert is None or key is None:
+        raise ConfigError("--web-tls-cert and --web-tls-key go together")
+    check_private(key)
+    return TlsFiles(cert, key, client_ca)
+
+
 @click.command()
 @click.option("--role", type=click.Choice(["source", "destination"]), required=True)
 @click.option("--topology", "topology_path", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--dc", "dc_id", required=True, help="the DC this worker runs in")
 @click.option("--web-port", type=int, default=6066, show_default=True, help="/metrics and /status")
 @click.option("--web-bind", default="127.0.0.1", show_default=True,
-              help="the address /metrics and /status listen on (they have no authentication)")
+              help="the address /metrics and /status listen on (open to all without --monitoring-token-file)")
+@click.option("--monitoring-token-file", type=click.Path(exists=True, dir_okay=False),
+              help="a file (mode 0600) holding the token /metrics and /status require as 'Authorization: Bearer'")
+@click.option("--certificate", "certificates", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a certificate this worker's setup uses: expiry in /metrics, a warning 30 days ahead; repeat")
+@click.option("--web-tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="serve /metrics and /status over HTTPS with this certificate (reloaded when replaced)")
+@click.option("--web-tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the private key of --web-tls-cert (mode 0600)")
+@click.option("--web-client-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="with --web-tls-cert: answer only clients showing a certificate this CA signed")
 @click.option("--allow-unsigned", is_flag=True, help="destination: apply messages without a verified signature")
 @click.option("--loglevel", default="info", show_default=True)
-def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_bind: str,
-           allow_unsigned: bool, loglevel: str) -> None:
+def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_bind: str, monitoring_token_file: str | None,
+           certificates: tuple[Path, ...], web_tls_cert: Path | None, web_tls_key: Path | None,
+           web_client_ca: Path | None, allow_unsigned: bool, loglevel: str) -> None:
     """Run a replication worker (a Faust worker process) until stopped."""
     try:
+        web_tls = _web_tls(web_tls_cert, web_tls_key, web_client_ca)
+        token = read_secret(monitoring_token_file) if monitoring_token_file else None
+        if token == "":
+            raise ConfigError(f"monitoring token file {monitoring_token_file} is empty")
         topology = Topology.load(topology_path)
         if dc_id not in topology.dcs:
             raise click.BadParameter(f"unknown DC {dc_id!r}", param_hint="--dc")
@@ -83,10 +111,12 @@ def worker(role: str, topology_path: str, dc_id: str, web_port: int, web_bind: s
             src = source_of(topology, dc)
             verifier = verifier_for(src, allow_unsigned)
             build = lambda: destination_components(src, dc, verifier)  # noqa: E731
+        # Inside the try: a TLS key that does not match its certificate is refused here, readably.
+        app = create_app(WorkerSettings(app_id=f"dc2dc-{role}-{dc_id}", kafka_bootstrap=dc.kafka, web_bind=web_bind,
+                                        web_port=web_port, monitoring_token=token, certificates=certificates,
+                                        web_tls=web_tls), build)
     except (ConfigError, TopologyError, OSError) as e:
         raise click.ClickException(str(e)) from None
-    app = create_app(WorkerSettings(app_id=f"dc2dc-{role}-{dc_id}", kafka_bootstrap=dc.kafka,
-                                    web_bind=web_bind, web_port=web_port), build)
     app.finalize()
     from faust.worker import Worker
 

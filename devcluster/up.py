@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from dc2dc.devcluster import kafka, mm2, processes
 from dc2dc.mirrormaker.config import MirrorSettings, mirror_dcs, replication_pairs
+from dc2dc.pipeline.secret_files import write_private
 from dc2dc.pipeline.topology import Topology, TopologyError
 from dc2dc.topics.signing import generate_keypair
 
@@ -132,7 +133,8 @@ def start_environment(spec: EnvSpec) -> DevEnvironment:
         topology = env.topology()
         mm2.create_probe_topics(topology, replication_pairs(topology))
         _parallel(lambda dc: _start_mirrormaker(env, topology, dc), mirror_dcs(topology))
-        (spec.state_dir / ENV_FILE).write_text(json.dumps(env.to_json(), indent=2) + "\n", encoding="utf-8")
+        # It records the stand-ins' passwords and JWT secrets: owner-only, like the secret files.
+        write_private(spec.state_dir / ENV_FILE, (json.dumps(env.to_json(), indent=2) + "\n").encode())
     except BaseException:
         env.stop()
         raise
@@ -240,8 +242,7 @@ def _write_topology(env: DevEnvironment) -> None:
 def _secret_file(env: DevEnvironment, dc: str, name: str, secret: str) -> str:
     """Write a secret readable only by us; the topology names it relative to its own folder."""
     path = env.state_dir / dc / name
-    path.write_text(secret + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, (secret + "\n").encode())
     return str(path.relative_to(env.state_dir))
 
 

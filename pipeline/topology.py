@@ -33,6 +33,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dc2dc.pipeline.secret_files import Secret, SecretFileError, check_private, read_secret
 from dc2dc.topics.errors import ConfigError
 
 _DC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -57,21 +58,22 @@ class Datacenter:
     signing_key: str | None = None
     verify_key: str | None = None
 
-    def jwt_secret(self) -> str | None:
+    def jwt_secret(self) -> Secret | None:
         """The cluster's JWT secret (None: basic auth also on DBServers, or a single server)."""
         if self.jwt_secret_file:
-            return Path(self.jwt_secret_file).read_text(encoding="utf-8").strip()
+            return read_secret(self.jwt_secret_file)
         if self.jwt_secret_env:
-            return os.environ.get(self.jwt_secret_env) or None
+            return Secret(os.environ.get(self.jwt_secret_env, "")) or None
         return None
 
-    def password(self) -> str:
+    def password(self) -> Secret:
         """The ArangoDB password, read from a file or the environment, never from the TOML itself."""
         if self.password_file:
-            return Path(self.password_file).read_text(encoding="utf-8").strip()
-        if self.password_env:
-            return os.environ.get(self.password_env, "")
-        return ""
+            return read_secret(self.password_file)
+        return Secret(os.environ.get(self.password_env, "") if self.password_env else "")
+
+    def secret_files(self) -> list[str]:
+        return [f for f in (self.password_file, self.jwt_secret_file, self.signing_key) if f]
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,21 @@ class Topology:
 
     @classmethod
     def load(cls, path: str | Path) -> Topology:
+        """The topology in ``path``; refused when a secret file it names is open to other users.
+
+        Checked here, before anything connects, so no command runs on a leaked secret. A file that
+        does not exist (yet) is reported by whatever reads it.
+        """
         with open(path, "rb") as fh:
-            return cls.from_dict(tomllib.load(fh), base=Path(path).parent)
+            topology = cls.from_dict(tomllib.load(fh), base=Path(path).parent)
+        for dc in topology.dcs.values():
+            for secret in dc.secret_files():
+                if Path(secret).exists():
+                    try:
+                        check_private(secret)
+                    except SecretFileError as e:
+                        raise TopologyError(f"[dc.{dc.id}] in {path}: {e}") from None
+        return topology
 
     @classmethod
     def from_dict(cls, data: dict, base: Path | None = None) -> Topology:

@@ -28,6 +28,7 @@ from test_dest_worker import Source, _at, _feedback, coll, config, eventually, s
 def _topology(tmp_path: Path, source: Source, standin: dict[str, Any]) -> Path:
     secret = tmp_path / "B.password"
     secret.write_text(standin["password"])
+    secret.chmod(0o600)
     path = tmp_path / "topology.toml"
     path.write_text(f"""
 [dc.{source.src}]

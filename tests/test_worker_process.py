@@ -34,6 +34,8 @@ def write_topology(folder: Path, kafka_two_dc: DevEnvironment, standin: dict, pa
                    src: str) -> Path:
     (folder / "a.password").write_text(password + "\n")
     (folder / "a.jwt").write_text(standin["jwt_secret"] + "\n")
+    for secret in ("a.password", "a.jwt"):
+        (folder / secret).chmod(0o600)
     path = folder / "topology.toml"
     path.write_text(f"""
 [dc.{src}]
@@ -53,9 +55,9 @@ to = "B"
     return path
 
 
-def run_worker(topology: Path, role: str, dc: str) -> subprocess.CompletedProcess[str]:
+def run_worker(topology: Path, role: str, dc: str, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "dc2dc.pipeline.ops.cli", "worker", "--role", role, "--dc", dc,
-                           "--topology", str(topology), "--web-port", str(free_port())],
+                           "--topology", str(topology), "--web-port", str(free_port()), *options],
                           capture_output=True, text=True, timeout=120, cwd=topology.parent)
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.ops.certs_cli import certs_group
 from dc2dc.pipeline.ops.check import CheckReport, compare
 from dc2dc.pipeline.ops.lag import ShardLag, read_heads, shard_lags
 from dc2dc.pipeline.destination.positions import PositionStore
@@ -48,6 +49,9 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="dc2dc")
 def main() -> None:
     """dc2dc: asynchronous datacenter-to-datacenter replication for ArangoDB over Kafka."""
+
+
+main.add_command(certs_group)
 
 
 def _load(topology_path: str) -> Topology:
