@@ -20,7 +20,7 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from dc2dc.pipeline.ops.certs import CertificateInfo, describe
+from dc2dc.pipeline.certs import CertificateInfo, describe
 from dc2dc.topics.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from dc2dc.pipeline.cert_watch import (
     expiring,
     server_context,
 )
-from dc2dc.pipeline.ops import certs
+from dc2dc.pipeline import certs
 from tls_helpers import client_context, tls_exchange
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from dc2dc.devcluster.up import DevEnvironment
 from dc2dc.devcluster.workers import start_worker, stop_worker
-from dc2dc.pipeline.ops import certs
+from dc2dc.pipeline import certs
 from test_worker_process import run_worker, standin_a, write_topology  # noqa: F401 (fixture)
 
 TOKEN = "tok-" + uuid.uuid4().hex

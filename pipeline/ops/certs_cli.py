@@ -9,7 +9,7 @@ from typing import TypeVar
 import click
 import orjson
 
-from dc2dc.pipeline.ops import certs
+from dc2dc.pipeline import certs
 from dc2dc.topics.errors import ConfigError
 
 _file = click.Path(dir_okay=False, path_type=Path)
