@@ -8,7 +8,8 @@ import re
 import pytest
 
 from dc2dc.pipeline.destination.structure_gate import StructureGate
-from dc2dc.pipeline.ops.lag import Head, shard_lags
+from dc2dc.pipeline.ops.lag import FOLLOW_TOLERANCE_MS, Head, head_of, shard_lags
+from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.agents.destination import DestinationConfig
 from dc2dc.topics.names import control_group, shard_topics_pattern
 from dc2dc.pipeline.destination.positions import Position
@@ -91,6 +92,31 @@ def test_lag_counts_messages_and_source_time_behind() -> None:
     assert lags["s3"].in_sync   # topic gone or empty: nothing known to be behind
     unapplied = shard_lags({"s9": Head(seq=3, tick="1", ts=100)}, {})[0]
     assert (unapplied.behind, unapplied.applied_seq) == (3, 0)
+
+
+def test_a_shard_with_only_recent_heartbeats_pending_is_in_sync_but_one_with_a_change_pending_is_not() -> None:
+    applied = {"s1": Position(src="A", shard="s1", seq=7, ts=10_000)}
+    (lag,) = shard_lags({"s1": Head(seq=9, tick="5", ts=12_000, change_seq=7)}, applied)
+    assert lag.in_sync and lag.behind == 2    # two heartbeats on their way: nothing left to apply
+    (lag,) = shard_lags({"s1": Head(seq=9, tick="5", ts=12_000, change_seq=8)}, applied)
+    assert not lag.in_sync                     # a change is not applied yet
+    (lag,) = shard_lags({"s1": Head(seq=9, tick="5", ts=10_001 + FOLLOW_TOLERANCE_MS, change_seq=7)}, applied)
+    assert not lag.in_sync                     # the destination stopped following the stream
+    (lag,) = shard_lags({"s1": Head(seq=9, tick="5", ts=12_000)}, applied)
+    assert not lag.in_sync                     # not known what the newest records are: behind
+
+
+def test_the_head_of_a_stream_knows_where_its_changes_end() -> None:
+    def env(seq: int, op: Op, gen: int = 5) -> Envelope:
+        return Envelope(op=op, src="A", seq=seq, gen=gen, ts=seq)
+    head = head_of([env(3, Op.INSERT), env(4, Op.HEARTBEAT), env(5, Op.HEARTBEAT)])
+    assert head is not None and (head.seq, head.change_seq) == (5, 3)
+    head = head_of([env(8, Op.HEARTBEAT), env(9, Op.HEARTBEAT)])
+    assert head is not None and (head.seq, head.change_seq) == (9, 7)   # the change is older than the window
+    # A new generation's records alone decide (an old generation's remain in a mirrored topic).
+    head = head_of([env(50, Op.INSERT, gen=1), env(1, Op.RESYNC_BEGIN), env(2, Op.HEARTBEAT)])
+    assert head is not None and (head.gen, head.seq, head.change_seq) == (5, 2, 1)
+    assert head_of([]) is None
 
 
 def test_a_destination_ahead_of_the_source_is_an_alarm_not_in_sync() -> None:

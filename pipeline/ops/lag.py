@@ -4,7 +4,10 @@ The *head* of a shard is the newest message in its topic (in whichever DC's Kafk
 the source's for "what was produced", the destination's for "what MirrorMaker 2 delivered").
 The applied side is the destination's stored ``Position``. Lag is counted in messages (seq)
 and in source time (``ts``): heartbeats keep ``ts`` moving on idle shards, so a shard that is
-applied up to its newest heartbeat is in sync even when nothing is written.
+applied up to its newest heartbeat is in sync even when nothing is written. Heartbeats are sent
+every few seconds, so a live shard's head is usually a heartbeat or two ahead of what was applied
+by the time both are read: a shard whose every *change* is applied and whose destination followed
+the stream within ``FOLLOW_TOLERANCE_MS`` is in sync too; one that stopped following is behind.
 
 A destination can never be ahead of the source. When its position is above the head, or of
 another stream generation (``topics.generation``: the source found the topic empty and began
@@ -22,10 +25,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dc2dc.pipeline.destination.positions import Position
 from dc2dc.topics import codec
+from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import shard_of, shard_topics_pattern
 
 # Transaction markers take offsets too; look this many offsets back for the newest data record.
 _TAIL_WINDOW = 64
+# Source time a destination may trail a shard's newest heartbeat and still be following it.
+FOLLOW_TOLERANCE_MS = 15_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class Head:
     tick: str
     ts: int
     gen: int = 0
+    # The newest seq that may be a change (not a heartbeat); None: the newest record may be one.
+    change_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class ShardLag:
     applied_ts: int
     head_gen: int = 0
     applied_gen: int = 0
+    head_change_seq: int | None = None
 
     @property
     def alarm(self) -> str | None:
@@ -70,7 +79,13 @@ class ShardLag:
 
     @property
     def in_sync(self) -> bool:
-        return self.behind == 0 and self.alarm is None
+        """Every change applied, and the destination follows (only recent heartbeats may be pending)."""
+        if self.alarm is not None:
+            return False
+        if self.behind == 0:
+            return True
+        changes = self.head_seq if self.head_change_seq is None else self.head_change_seq
+        return self.applied_seq >= changes and self.head_ts - self.applied_ts <= FOLLOW_TOLERANCE_MS
 
 
 def shard_lags(heads: Mapping[str, Head], applied: Mapping[str, Position]) -> list[ShardLag]:
@@ -86,6 +101,7 @@ def shard_lags(heads: Mapping[str, Head], applied: Mapping[str, Position]) -> li
             applied_ts=pos.ts if pos else 0,
             head_gen=head.gen if head else (pos.gen if pos else 0),
             applied_gen=pos.gen if pos else 0,
+            head_change_seq=head.change_seq if head else None,
         ))
     return out
 
@@ -108,19 +124,30 @@ async def read_heads(bootstrap: str, src: str) -> dict[str, Head]:
             if end == 0:
                 continue
             consumer.seek(tp, max(0, end - _TAIL_WINDOW))
-            head: Head | None = None
+            envs = []
             while await consumer.position(tp) < end:
                 batch = await consumer.getmany(tp, timeout_ms=1000)
                 if not batch.get(tp):
                     break
-                for record in batch[tp]:
-                    env = codec.decode(record.value, list(record.headers or ()), topic=tp.topic, offset=record.offset)
-                    # The newest record can be a redelivered older one (MirrorMaker 2): take the highest.
-                    if head is None or (env.gen, env.seq) >= (head.gen, head.seq):
-                        head = Head(seq=env.seq, tick=env.tick, ts=env.ts, gen=env.gen)
+                envs += [codec.decode(r.value, list(r.headers or ()), topic=tp.topic, offset=r.offset)
+                         for r in batch[tp]]
+            head = head_of(envs)
             parsed = shard_of(tp.topic)
             if head is not None and parsed is not None:
                 heads[parsed[1]] = head
         return heads
     finally:
         await consumer.stop()
+
+
+def head_of(envs: list[Envelope]) -> Head | None:
+    """The newest of a topic's last envelopes, and where its changes end among them."""
+    if not envs:
+        return None
+    # The newest record can be a redelivered older one (MirrorMaker 2): take the highest.
+    newest = max(envs, key=lambda e: (e.gen, e.seq))
+    stream = [e for e in envs if e.gen == newest.gen]
+    changes = [e.seq for e in stream if e.op is not Op.HEARTBEAT]
+    # Only heartbeats in the window: the last change came before its first record.
+    change_seq = max(changes) if changes else min(e.seq for e in stream) - 1
+    return Head(seq=newest.seq, tick=newest.tick, ts=newest.ts, gen=newest.gen, change_seq=change_seq)
