@@ -43,6 +43,7 @@ class EnvSpec:
     dcs: tuple[str, ...] = ("A", "B")
     flows: tuple[tuple[str, str], ...] = (("A", "B"),)
     arangodb: bool = True
+    arangodb_version: str = "3.12"  # the release every DC's stand-in answers as
     mirror_settings: MirrorSettings = field(default_factory=MirrorSettings)
 
 
@@ -142,7 +143,7 @@ def start_environment(spec: EnvSpec) -> DevEnvironment:
 
 
 def _start_arangodb(env: DevEnvironment, start_standin: Callable[..., dict], dc: str) -> None:
-    env.arangodb[dc] = start_standin(env.state_dir, dc)
+    env.arangodb[dc] = start_standin(env.state_dir, dc, arangodb_version=env.spec.arangodb_version)
 
 
 def _start_broker(env: DevEnvironment, dc: str) -> None:

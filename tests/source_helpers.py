@@ -29,9 +29,9 @@ def new_dc_id() -> str:
     return f"s{uuid.uuid4().hex[:10]}"
 
 
-def run_standin(tmp_path: Path, mode: str = "cluster") -> Iterator[dict[str, Any]]:
+def run_standin(tmp_path: Path, mode: str = "cluster", version: str = "3.12") -> Iterator[dict[str, Any]]:
     dc = new_dc_id()
-    info = start_standin(tmp_path, dc, mode=mode, dbservers=3)
+    info = start_standin(tmp_path, dc, mode=mode, dbservers=3, arangodb_version=version)
     try:
         yield info
     finally:

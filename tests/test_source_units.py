@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -106,6 +107,24 @@ def test_an_empty_answer_moves_to_last_scanned_minus_one_and_never_back() -> Non
     assert tailer.position == 129
     tailer.commit(TailChunk(markers=[], last_included=0, last_scanned=50, last_tick=130, check_more=False))
     assert tailer.position == 129
+
+
+async def test_checkmore_without_progress_waits_like_an_idle_answer() -> None:
+    """Real 3.11/3.12 servers set checkmore only with markers (lastIncluded > 0); an answer that
+    says "more" but brings nothing and moves nothing must not make the tailer ask again at once."""
+    tailer = WalTailer(ArangoHttp("http://127.0.0.1:1"), server="S", from_tick=100, src="A",
+                       idle_min=0.2, idle_max=0.2)
+    nothing = TailChunk(markers=[], last_included=0, last_scanned=99, last_tick=130, check_more=True)
+    tailer.commit(nothing)
+    started = time.monotonic()
+    await tailer.wait(nothing)
+    assert time.monotonic() - started >= 0.2
+    assert tailer.position == 100
+    moved = TailChunk(markers=[], last_included=0, last_scanned=120, last_tick=130, check_more=True)
+    tailer.commit(moved)
+    started = time.monotonic()
+    await tailer.wait(moved)
+    assert time.monotonic() - started < 0.1, "an answer that moved the position: ask again at once"
 
 
 def test_a_tail_never_starts_from_zero() -> None:

@@ -15,6 +15,7 @@ from .model import Cluster, new_secret
 from .persistence import Store
 from .server import StandIn
 from .ttl import DEFAULT_FREQUENCY, TtlSweeper
+from .versions import flavour
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--wal-retain-seconds", type=float, default=None, help="drop WAL entries older than S seconds")
     p.add_argument("--ttl-frequency", type=float, default=DEFAULT_FREQUENCY,
                    help="seconds between TTL index sweeps (ArangoDB's --ttl.frequency)")
+    p.add_argument("--arangodb-version", default="3.12",
+                   help="answer as this release: 3.11 or 3.12 (their wire differences), or a version "
+                        "string to report, such as 4.0.0")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 
@@ -58,6 +62,10 @@ async def run(args: argparse.Namespace) -> None:
         cluster.root_password = args.password or cluster.root_password
         cluster.users["root"].password = cluster.root_password
         cluster.jwt_secret = args.jwt_secret or cluster.jwt_secret
+    cluster.flavour = flavour(args.arangodb_version)
+    for server in cluster.dbservers:
+        assert server.wal is not None
+        server.wal.document_ticks = cluster.flavour.document_ticks
     if args.wal_retain_entries is not None or args.wal_retain_seconds is not None:
         for server in cluster.dbservers:
             assert server.wal is not None
@@ -77,7 +85,7 @@ async def run(args: argparse.Namespace) -> None:
     info = {"coordinator": standin.url(cluster.coordinator),
             "dbservers": [standin.url(s) for s in cluster.dbservers] if cluster.is_cluster else [],
             "username": "root", "password": cluster.root_password, "jwt_secret": cluster.jwt_secret,
-            "pid": os.getpid(), "mode": cluster.mode}
+            "pid": os.getpid(), "mode": cluster.mode, "version": cluster.flavour.version}
     if args.ready_file is not None:
         tmp = args.ready_file.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(info))

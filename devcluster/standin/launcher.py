@@ -46,9 +46,11 @@ def _credentials(base: Path) -> dict:
     return creds
 
 
-def start_standin(state_dir: Path, dc_id: str, *, mode: str = "cluster", dbservers: int = 3) -> dict:
+def start_standin(state_dir: Path, dc_id: str, *, mode: str = "cluster", dbservers: int = 3,
+                  arangodb_version: str = "3.12") -> dict:
     """Spawn `python -m dc2dc.devcluster.standin`, wait until every server answers, return its
-    endpoints: {"coordinator", "dbservers", "username", "password", "jwt_secret", "pid", "mode"}."""
+    endpoints: {"coordinator", "dbservers", "username", "password", "jwt_secret", "pid", "mode",
+    "version"}. `arangodb_version` is the release it answers as (see standin/versions.py)."""
     base = _dir(state_dir, dc_id)
     base.mkdir(parents=True, exist_ok=True)
     stop_standin(state_dir, dc_id)
@@ -57,7 +59,7 @@ def start_standin(state_dir: Path, dc_id: str, *, mode: str = "cluster", dbserve
     ready.unlink(missing_ok=True)
     env = {**os.environ, "STANDIN_ROOT_PASSWORD": creds["password"], "STANDIN_JWT_SECRET": creds["jwt_secret"]}
     cmd = [sys.executable, "-m", "dc2dc.devcluster.standin", "--mode", mode, "--dbservers", str(dbservers),
-           "--state-dir", str(base / "data"), "--ready-file", str(ready)]
+           "--state-dir", str(base / "data"), "--ready-file", str(ready), "--arangodb-version", arangodb_version]
     with open(base / "standin.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, start_new_session=True)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from . import errors, perms
 from .http import ANY, Ctx, Router, json_response, ok
-from .model import COORDINATOR, SINGLE, VERSION
+from .model import COORDINATOR, SINGLE
 
 
 def now_iso() -> str:
@@ -16,14 +16,15 @@ def now_iso() -> str:
 
 
 def server_info(ctx: Ctx) -> dict:
-    return {"version": VERSION, "serverId": ctx.server.numeric_id}
+    return {"version": ctx.cluster.flavour.version, "serverId": ctx.server.numeric_id}
 
 
 async def version(ctx: Ctx):  # type: ignore[no-untyped-def]
-    body = {"server": "arango", "version": VERSION, "license": "community"}
+    version = ctx.cluster.flavour.version
+    body = {"server": "arango", "version": version, "license": "community"}
     if ctx.flag("details"):
         body["details"] = {"architecture": "64bit", "engine": "rocksdb", "mode": "server",
-                           "role": ctx.server.role, "server-version": VERSION,
+                           "role": ctx.server.role, "server-version": version,
                            "host": ctx.server.id}
     return json_response(body)
 
@@ -48,7 +49,7 @@ async def availability(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 
 async def status(ctx: Ctx):  # type: ignore[no-untyped-def]
-    body = {"server": "arango", "version": VERSION, "pid": 0, "license": "community",
+    body = {"server": "arango", "version": ctx.cluster.flavour.version, "pid": 0, "license": "community",
             "mode": "server", "operationMode": "server", "foxxApi": True, "host": ctx.server.id,
             "serverInfo": {"role": ctx.server.role, "maintenance": False, "readOnly": False,
                            "writeOpsEnabled": True, "persistedId": ctx.server.id,
@@ -74,13 +75,13 @@ async def health(ctx: Ctx):  # type: ignore[no-untyped-def]
                  "ShortName": s.short_name, "Endpoint": s.endpoint,
                  "Status": "GOOD" if s.running else "FAILED",
                  "SyncStatus": "SERVING" if s.running else "SHUTDOWN",
-                 "Version": VERSION, "Engine": "rocksdb", "LastAckedTime": stamp,
+                 "Version": cl.flavour.version, "Engine": "rocksdb", "LastAckedTime": stamp,
                  "CanBeDeleted": not s.running, "Host": "standin", "Timestamp": stamp}
         if s.role == COORDINATOR:
             entry["AdvertisedEndpoint"] = ""
         entries[s.id] = entry
     entries["AGNT-standin"] = {"Role": "Agent", "Endpoint": "tcp://127.0.0.1:0", "Leader": "AGNT-standin",
-                               "Leading": True, "Status": "GOOD", "Version": VERSION, "Engine": "rocksdb"}
+                               "Leading": True, "Status": "GOOD", "Version": cl.flavour.version, "Engine": "rocksdb"}
     return ok({"ClusterId": cl.cluster_id, "Health": entries})
 
 
@@ -131,7 +132,7 @@ async def maintenance(ctx: Ctx):  # type: ignore[no-untyped-def]
 def _host_info(ctx: Ctx, server_id: str) -> dict:
     server = ctx.cluster.servers[server_id]
     return {"id": server.id, "role": server.role, "maintenance": False, "readOnly": False,
-            "version": VERSION, "license": "community", "engine": "rocksdb",
+            "version": ctx.cluster.flavour.version, "license": "community", "engine": "rocksdb",
             "os": platform.platform(), "platform": "linux", "numberOfCores": os.cpu_count() or 1}
 
 

@@ -7,7 +7,6 @@ import time
 
 from . import errors, perms
 from .http import ANY, Ctx, Router, json_response, ok
-from .model import VERSION
 from .routes_admin import engine
 
 _MAINTENANCE: dict[str, float] = {}  # server id -> maintenance end (epoch seconds)
@@ -20,7 +19,7 @@ def _node(ctx: Ctx) -> str:
 
 async def node_version(ctx: Ctx):  # type: ignore[no-untyped-def]
     _node(ctx)
-    return json_response({"server": "arango", "version": VERSION, "license": "community"})
+    return json_response({"server": "arango", "version": ctx.cluster.flavour.version, "license": "community"})
 
 
 async def node_engine(ctx: Ctx):  # type: ignore[no-untyped-def]

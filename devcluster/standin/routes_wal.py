@@ -7,6 +7,7 @@ from . import errors, perms
 from .http import ANY, Ctx, Router, ok
 from .model import COORDINATOR, Server
 from .routes_admin import now_iso, server_info
+from .wal import Live
 
 DUMP_CONTENT_TYPE = "application/x-arango-dump"
 _MIN_CHUNK = 16 * 1024
@@ -66,7 +67,7 @@ async def tail(ctx: Ctx):  # type: ignore[no-untyped-def]
         cuid = _shard_cuid(ctx, server, coll_name)
     result = wal.tail(from_tick, to_tick, chunk, ctx.int_param("lastScanned", 0),
                       None if global_ else ctx.db_name, cuid, ctx.flag("includeSystem", True),
-                      ctx.cluster.live_cuids(server))
+                      _live(ctx, server))
     wal.register_client(ctx.query.get("syncerId", ""), ctx.query.get("serverId", ""),
                         ctx.query.get("clientInfo", ""), result.last_included or from_tick)
     headers = {
@@ -80,6 +81,11 @@ async def tail(ctx: Ctx):  # type: ignore[no-untyped-def]
         return web.Response(status=204, headers=headers)
     headers["Content-Type"] = DUMP_CONTENT_TYPE
     return web.Response(body=b"".join(result.lines), status=200, headers=headers)
+
+
+def _live(ctx: Ctx, server: Server) -> Live:
+    views = {v["globallyUniqueId"] for db in ctx.cluster.databases.values() for v in db.views.values()}
+    return Live(frozenset(ctx.cluster.live_cuids(server) | views), frozenset(ctx.cluster.databases))
 
 
 def _shard_cuid(ctx: Ctx, server: Server, name: str) -> str:

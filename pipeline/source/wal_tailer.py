@@ -10,7 +10,12 @@ The rules (spec arangodb-api.md section 0, items 3-7):
   may split a huge write batch over several responses; the consumer (``UnitAssembler``) keeps
   a transaction open across chunks.
 * ``x-arango-replication-checkmore: true`` -> ask again at once; otherwise wait, from
-  ``idle_min`` doubling up to ``idle_max`` while nothing comes.
+  ``idle_min`` doubling up to ``idle_max`` while nothing comes. ArangoDB sets checkmore only
+  with markers (lastincluded > 0 and below lasttick), so an answer that says "more" but neither
+  brought markers nor moved the position is taken as idle, never as a reason to spin.
+* ``lastscanned`` may lie *below* ``from``: it is the start of the write batch the scan began
+  in (an idle 3.12 server answers from-1, 3.11 from-3), and ``from`` never moves back for it.
+  After markers of dropped collections were filtered out, it is the end of the batches read.
 * ``x-arango-replication-frompresent: false`` means the WAL no longer reaches back to ``from``:
   changes were purged. That raises ``PositionLost``; the caller resyncs the affected shards.
   So does a server whose newest tick is below ``from`` (its WAL was reset). Nothing is ever
@@ -89,6 +94,7 @@ class WalTailer:
         self.server = server
         self.position = from_tick
         self._last_scanned = 0
+        self._advanced = False  # whether the last committed chunk brought markers or moved position
         self._idle_min = idle_min
         self._idle_max = idle_max
         self._idle = idle_min
@@ -129,12 +135,14 @@ class WalTailer:
 
     def commit(self, chunk: TailChunk) -> None:
         """The consumer has durably processed ``chunk``: move past it."""
-        self.position = self.next_position(chunk)
+        position = self.next_position(chunk)
+        self._advanced = bool(chunk.markers) or position > self.position
+        self.position = position
         self._last_scanned = chunk.last_scanned
 
     async def wait(self, chunk: TailChunk) -> None:
         """Pause before the next fetch: none when more is waiting, adaptive backoff when idle."""
-        if chunk.check_more:
+        if chunk.check_more and self._advanced:
             self._idle = self._idle_min
             return
         if chunk.markers:

@@ -5,7 +5,8 @@
   test; since convergence is checked over the whole deployment, every test also re-checks that
   what earlier tests replicated stayed in sync.
 * ``pipeline_factory`` (function): a fresh environment for a test that needs to control when
-  workers start or which DCs exist (initial sync, restarts, chain, fan-out).
+  workers start, which DCs exist (initial sync, restarts, chain, fan-out) or which ArangoDB
+  release (3.11, 3.12) the stand-ins answer as.
 
 Everything started here is stopped at teardown, pass or fail.
 """
@@ -35,8 +36,9 @@ def shared_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeli
 def pipeline_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineFactory]:
     started: list[Pipeline] = []
 
-    def make(dcs: tuple[str, ...] = ("A", "B"), flows: tuple[tuple[str, str], ...] = (("A", "B"),)) -> Pipeline:
-        pipeline = Pipeline.start(tmp_path_factory.mktemp("e2e"), dcs, flows)
+    def make(dcs: tuple[str, ...] = ("A", "B"), flows: tuple[tuple[str, str], ...] = (("A", "B"),),
+             arangodb_version: str = "3.12") -> Pipeline:
+        pipeline = Pipeline.start(tmp_path_factory.mktemp("e2e"), dcs, flows, arangodb_version)
         started.append(pipeline)
         return pipeline
 

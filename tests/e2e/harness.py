@@ -44,8 +44,10 @@ class Pipeline:
 
     @classmethod
     def start(cls, state_dir: Path, dcs: tuple[str, ...] = ("A", "B"),
-              flows: tuple[tuple[str, str], ...] = (("A", "B"),)) -> Pipeline:
-        return cls(start_environment(EnvSpec(state_dir=state_dir, dcs=dcs, flows=flows)))
+              flows: tuple[tuple[str, str], ...] = (("A", "B"),), arangodb_version: str = "3.12") -> Pipeline:
+        """``arangodb_version``: the release the stand-ins answer as (3.11 or 3.12)."""
+        return cls(start_environment(EnvSpec(state_dir=state_dir, dcs=dcs, flows=flows,
+                                             arangodb_version=arangodb_version)))
 
     def start_worker(self, role: str, dc: str) -> Worker:
         assert (role, dc) not in self.workers, f"{role} worker in {dc} already runs"

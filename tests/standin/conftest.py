@@ -57,9 +57,9 @@ class StandinHandle:
         return r.json()
 
 
-def _start(tmp: Path, mode: str) -> Iterator[StandinHandle]:
+def _start(tmp: Path, mode: str, version: str = "3.12") -> Iterator[StandinHandle]:
     dc_id = f"{mode}-{uuid.uuid4().hex[:8]}"
-    info = start_standin(tmp, dc_id, mode=mode)
+    info = start_standin(tmp, dc_id, mode=mode, arangodb_version=version)
     try:
         yield StandinHandle(info, tmp, dc_id)
     finally:
@@ -76,6 +76,13 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandinHandle]
 def standin_single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandinHandle]:
     """A stand-in single server (role SINGLE)."""
     yield from _start(tmp_path_factory.mktemp("standin-single"), "single")
+
+
+@pytest.fixture(scope="session", params=["3.12", "3.11"])
+def single_of_version(request: pytest.FixtureRequest,
+                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandinHandle]:
+    """A stand-in single server answering as ArangoDB 3.12, then as 3.11 (`info["version"]`)."""
+    yield from _start(tmp_path_factory.mktemp(f"standin-single-{request.param}"), "single", request.param)
 
 
 @pytest.fixture()
