@@ -4,13 +4,16 @@ with an error naming the release (a stand-in started with that version string an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dc2dc.pipeline.arango.http import ArangoHttp
-from dc2dc.pipeline.source.server_version import (ServerVersion, UnsupportedVersion, check_server_version,
+from dc2dc.pipeline.arango.server_version import (ServerVersion, UnsupportedVersion, check_server_version,
                                                  parse_version)
-from source_helpers import run_standin
+from dc2dc.agents.destination import DestinationConfig, DestinationWorker
+from dc2dc.agents.source import SourceComponent
+from source_helpers import new_dc_id, run_standin, source_settings
 
 
 async def _check(tmp_path: Path, version: str) -> ServerVersion:
@@ -44,3 +47,18 @@ def test_version_strings_with_suffixes_are_read_and_garbage_refused() -> None:
     assert (parse_version("3.11.14-1").major, parse_version("3.11.14-1").minor) == (3, 11)
     with pytest.raises(UnsupportedVersion):
         parse_version("unknown")
+
+
+async def test_source_and_destination_workers_refuse_to_start_on_an_unsupported_release(
+        tmp_path: Path, kafka_two_dc: Any) -> None:
+    standin = run_standin(tmp_path, mode="cluster", version="4.0.0")
+    info = next(standin)
+    try:
+        bootstrap = kafka_two_dc.bootstrap("A")
+        with pytest.raises(UnsupportedVersion, match="ArangoDB 4.0.0"):
+            await SourceComponent(source_settings(info, bootstrap, new_dc_id())).start()
+        async with ArangoHttp(info["coordinator"], username=info["username"], password=info["password"]) as http:
+            with pytest.raises(UnsupportedVersion, match="ArangoDB 4.0.0"):
+                await DestinationWorker(DestinationConfig(src=new_dc_id(), dst="B", bootstrap=bootstrap), http).start()
+    finally:
+        standin.close()

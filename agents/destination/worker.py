@@ -28,6 +28,7 @@ from dc2dc.agents.destination.feedback import Feedback
 from dc2dc.agents.destination.shards import ShardStreams
 from dc2dc.agents.destination.structure import StructureFollower
 from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.arango.server_version import check_server_version
 from dc2dc.pipeline.destination.document_apply import DocumentWriter
 from dc2dc.pipeline.destination.positions import Position, PositionStore
 from dc2dc.pipeline.destination.shard_health import HealthStore
@@ -77,6 +78,7 @@ class DestinationWorker:
             raise
 
     async def _start(self) -> None:
+        await retrying("reading the ArangoDB version", lambda: check_server_version(self._http))
         await retrying("creating the position store", self._store.ensure)
         await self._structure.reload()
         await self._feedback.start()

@@ -41,6 +41,7 @@ from dc2dc.agents.source.settings import SourceSettings
 from dc2dc.agents.source.state import ShardState, SourceState
 from dc2dc.agents.source.tail import Tails
 from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.arango.server_version import check_server_version
 from dc2dc.pipeline.source.cluster import SourceCluster
 from dc2dc.pipeline.source.feedback_reader import FeedbackReader
 from dc2dc.pipeline.source.shard_phase import Phase, SyncReason
@@ -99,6 +100,8 @@ class SourceComponent:
     async def start(self) -> None:
         s = self.settings
         try:
+            # A release whose WAL and replication interfaces dc2dc does not know stops it here.
+            await check_server_version(self._http)
             await self.cluster.detect()
             extra_topics = [feedback_topic(s.src, dst) for dst in s.destinations]
             await ensure_topics(s.kafka, [control_topic(s.src), *extra_topics], s.topics)
