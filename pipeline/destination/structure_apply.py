@@ -36,6 +36,7 @@ Passwords cannot be read through the user API, so a user created here gets a ran
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -61,6 +62,11 @@ _CHANGEABLE_PROPS = ("waitForSync", "schema", "computedValues", "cacheEnabled", 
 _FIXED_PROPS = ("numberOfShards", "shardKeys", "shardingStrategy")
 _IMPLICIT_INDEXES = frozenset({"primary", "edge"})
 _INDEX_VOLATILE = frozenset({"id", "name", "inBackground", "selectivityEstimate", "figures", "isNewlyCreated"})
+
+
+def _parking_name(collection_id: str) -> str:
+    """A free name for one side of a name swap (a letter first, then only safe characters)."""
+    return "dc2dcRename" + hashlib.blake2b(collection_id.encode(), digest_size=8).hexdigest()
 
 
 class StructureError(Dc2dcError):
@@ -112,6 +118,8 @@ class StructureApplier:
     def __init__(self, http: ArangoHttp) -> None:
         self._http = http
         self._actions: list[str] = []
+        # (db, source cid) -> id of the destination collection it was last seen as (renames)
+        self._placed: dict[tuple[str, str], str] = {}
 
     async def apply(self, desired: dict[str, Any], previous: dict[str, Any] | None = None) -> list[str]:
         self._actions = []
@@ -190,13 +198,16 @@ class StructureApplier:
                 await self._do("DELETE", f"/_api/view/{view}", f"drop view {db}/{view}", db=db,
                                ok={errno.ARANGO_DATA_SOURCE_NOT_FOUND})
         colls = await self._collections(db)
+        kept = {spec.get("cid") for spec in new.collections.values()}
         for coll, spec in old.collections.items():
-            if coll not in colls:
-                continue
-            target = new.collections.get(coll)
-            if target is None or target.get("cid") != spec.get("cid"):
+            if coll in colls and spec.get("cid") not in kept:
                 await self._do("DELETE", f"/_api/collection/{coll}", f"drop collection {db}/{coll}", db=db,
                                ok={errno.ARANGO_DATA_SOURCE_NOT_FOUND})
+                colls.pop(coll)
+        old.collections = await self._rename_collections(db, old.collections, new.collections, colls)
+        for coll, spec in old.collections.items():
+            target = new.collections.get(coll)
+            if coll not in colls or target is None or target.get("cid") != spec.get("cid"):
                 continue
             gone = {i.get("name") for i in spec.get("indexes") or []} - {i.get("name") for i in target.get("indexes") or []}
             if gone:
@@ -208,6 +219,48 @@ class StructureApplier:
             if name in analyzers and name not in new.analyzers:
                 await self._do("DELETE", f"/_api/analyzer/{db}::{name}", f"drop analyzer {db}::{name}", db=db,
                                params={"force": True}, ok={errno.ARANGO_DATA_SOURCE_NOT_FOUND})
+
+    async def _rename_collections(self, db: str, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
+                                  have: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Rename what the source renamed (same ``cid``, new name); ``old`` keyed by the names it has now.
+
+        A collection is found under the name the previous snapshot gave it, or where this applier
+        last put it (by the destination's own collection id): an apply retried after some renames
+        must not rename them again, least of all a swap. Names that swap are freed by parking one
+        collection under a name derived from its source id. ``have`` is kept up to date.
+        """
+        wanted = {spec.get("cid"): name for name, spec in new.items()}
+        by_id = {str(info.get("id")): name for name, info in have.items()}
+        where: dict[Any, str] = {}             # source cid -> its name in the destination now
+        for name, spec in old.items():
+            cid = spec.get("cid")
+            placed = by_id.get(self._placed.get((db, str(cid)), ""))
+            if placed is not None or name in have:
+                where[cid] = placed or name
+        moves = {where[cid]: wanted[cid] for cid in where if cid in wanted and where[cid] != wanted[cid]}
+        while moves:
+            ready = [(frm, to) for frm, to in moves.items() if to not in have]
+            if not ready:
+                frm = next((to for to in moves.values() if to in moves), None)
+                if frm is None:
+                    taken = ", ".join(sorted(moves.values()))
+                    raise StructureError(f"{db}: cannot rename to {taken}: the destination has another collection "
+                                         "of that name; drop or rename it in the destination, then restart")
+                ready = [(frm, _parking_name(str(have[frm].get("id"))))]
+                moves[ready[0][1]] = moves[frm]
+            for frm, to in ready:
+                await self._do("PUT", f"/_api/collection/{frm}/rename", f"rename collection {db}/{frm} to {to}",
+                               db=db, json={"name": to})
+                have[to] = have.pop(frm)
+                moves.pop(frm)
+        renamed: dict[str, dict[str, Any]] = {}
+        for name, spec in old.items():
+            cid = spec.get("cid")
+            now = wanted.get(cid, name) if cid in where else name
+            renamed[now] = spec
+            if now in have:
+                self._placed[(db, str(cid))] = str(have[now].get("id"))
+        return renamed
 
     # --- analyzers -----------------------------------------------------------------------------
 
