@@ -143,3 +143,6 @@ async def test_collections_that_swap_names_are_renamed_in_the_destination(
         assert set(await all_docs(b, "swap", "y")) == {"was_x"}
         assert set(await all_docs(b, "swap", "x")) == {"was_y"}
         assert await applier.apply(after, after) == []
+        # A retry with the same previous snapshot (the first try failed after its renames) swaps nothing back.
+        await applier.apply(after, before)
+        assert set(await all_docs(b, "swap", "y")) == {"was_x"}
