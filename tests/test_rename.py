@@ -26,7 +26,7 @@ from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.destination.structure_apply import StructureApplier
 from dc2dc.pipeline.ops.check import compare
 from dc2dc.pipeline.ops.cli import main
-from dest_helpers import all_docs, kafka_b  # noqa: F401 (fixture)
+from dest_helpers import all_docs, kafka_b, standin_b  # noqa: F401 (fixtures)
 from source_helpers import create_collection, insert, new_dc_id, run_standin, source_settings, wait_until
 
 
@@ -122,15 +122,16 @@ async def _count(http: ArangoHttp, db: str, coll: str, want: int) -> bool:
         return False
 
 
+def snapshot(db: str, names: dict[str, str]) -> dict[str, Any]:
+    return {"databases": {db: {"options": {}, "collections": {
+        name: {"cid": cid, "type": 2, "shards": [f"c{cid}"], "indexes": [], "properties": {}}
+        for name, cid in names.items()}}}, "users": {}}
+
+
 async def test_collections_that_swap_names_are_renamed_in_the_destination(
     single_b: dict[str, Any],
 ) -> None:
-    def snapshot(names: dict[str, str]) -> dict[str, Any]:
-        return {"databases": {"swap": {"options": {}, "collections": {
-            name: {"cid": cid, "type": 2, "shards": [f"c{cid}"], "indexes": [], "properties": {}}
-            for name, cid in names.items()}}}, "users": {}}
-
-    before, after = snapshot({"x": "1", "y": "2"}), snapshot({"x": "2", "y": "1", "z": "3"})
+    before, after = snapshot("swap", {"x": "1", "y": "2"}), snapshot("swap", {"x": "2", "y": "1", "z": "3"})
     async with _client(single_b) as b:
         applier = StructureApplier(b)
         await applier.apply(before)
@@ -146,3 +147,21 @@ async def test_collections_that_swap_names_are_renamed_in_the_destination(
         # A retry with the same previous snapshot (the first try failed after its renames) swaps nothing back.
         await applier.apply(after, before)
         assert set(await all_docs(b, "swap", "y")) == {"was_x"}
+
+
+async def test_a_cluster_destination_which_cannot_rename_gets_the_documents_copied_with_their_revisions(
+    standin_b: dict[str, Any],  # noqa: F811
+) -> None:
+    async with _client(standin_b) as b:
+        applier = StructureApplier(b)
+        before, after = snapshot("moved", {"old": "7"}), snapshot("moved", {"new": "7"})
+        await applier.apply(before)
+        await b.request("POST", "/_api/document/old", db="moved", params={"isRestore": True},
+                        json=[{"_key": f"k{i}", "_rev": f"_rev{i}", "n": i} for i in range(2500)])
+
+        await applier.apply(after, before)
+
+        assert await _names(b, "moved") == {"new"}
+        docs = await all_docs(b, "moved", "new")
+        assert {k: (d["_rev"], d["n"]) for k, d in docs.items()} == {f"k{i}": (f"_rev{i}", i) for i in range(2500)}
+        assert await applier.apply(after, after) == []

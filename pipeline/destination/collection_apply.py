@@ -6,7 +6,8 @@ A collection is identified by its source id (``cid``), not its name:
   ``cid`` is such a drop too, which also voids the old data);
 * a ``cid`` under another name was renamed in the source (single servers can rename, clusters
   cannot): it is renamed here, with its documents, never dropped and re-created empty. Names that
-  swap are freed by parking one collection under a name of its own first.
+  swap are freed by parking one collection under a name of its own first. A destination that
+  cannot rename (a cluster, fed by a single server) gets the documents copied under the new name.
 
 Collections are created with the source's ``numberOfShards``, ``shardKeys`` and
 ``shardingStrategy``: the destination shard at index *i* then holds exactly the keys of the source
@@ -15,10 +16,14 @@ shard at index *i*, which per-shard truncate and resync rely on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
 from dc2dc.pipeline.arango import errno
+from dc2dc.pipeline.arango.query import query
+from dc2dc.pipeline.destination.document_apply import DocumentWriter, Target
+from dc2dc.pipeline.errors import ArangoError
 from dc2dc.pipeline.destination.structure_requests import StructureClient, StructureError, differs
 from dc2dc.pipeline.snapshot import is_system
 from dc2dc.pipeline.structure_view import CollectionView
@@ -33,6 +38,8 @@ _FIXED_PROPS = ("numberOfShards", "shardKeys", "shardingStrategy")
 _IMPLICIT_INDEXES = frozenset({"primary", "edge"})
 _INDEX_VOLATILE = frozenset({"id", "name", "inBackground", "selectivityEstimate", "figures", "isNewlyCreated"})
 
+_COPY_BATCH = 1000
+
 Collections = dict[str, CollectionView]
 
 
@@ -46,6 +53,7 @@ class CollectionApplier:
 
     def __init__(self, client: StructureClient) -> None:
         self._client = client
+        self._writer = DocumentWriter(client.http)
         # (db, source cid) -> id of the destination collection it was last seen as: an apply
         # retried after some renames must not rename them again, least of all a swap.
         self._placed: dict[tuple[str, str], str] = {}
@@ -87,6 +95,7 @@ class CollectionApplier:
             if placed is not None or name in have:
                 where[coll.cid] = placed or name
         moves = {where[cid]: wanted[cid] for cid in where if cid in wanted and where[cid] != wanted[cid]}
+        spec_at = {where[c.cid]: c for c in old.values() if c.cid in where}
         while moves:
             ready = [(frm, to) for frm, to in moves.items() if to not in have]
             if not ready:
@@ -97,10 +106,10 @@ class CollectionApplier:
                                          "of that name; drop or rename it in the destination, then restart")
                 ready = [(frm, _parking_name(str(have[frm].get("id"))))]
                 moves[ready[0][1]] = moves[frm]
+                spec_at[ready[0][1]] = spec_at[frm]
             for frm, to in ready:
-                await self._client.change("PUT", f"/_api/collection/{frm}/rename",
-                                          f"rename collection {db}/{frm} to {to}", db=db, json={"name": to})
-                have[to] = have.pop(frm)
+                have[to] = await self._move(db, frm, to, spec_at[frm])
+                have.pop(frm)
                 moves.pop(frm)
         current: Collections = {}
         for name, coll in old.items():
@@ -109,6 +118,32 @@ class CollectionApplier:
             if now in have:
                 self._placed[(db, coll.cid)] = str(have[now].get("id"))
         return current
+
+    async def _move(self, db: str, frm: str, to: str, coll: CollectionView) -> dict[str, Any]:
+        """Rename ``frm`` to ``to``; the destination's description of ``to`` afterwards."""
+        try:
+            await self._client.change("PUT", f"/_api/collection/{frm}/rename", f"rename collection {db}/{frm} to {to}",
+                                      db=db, json={"name": to})
+        except ArangoError as exc:
+            if exc.error_num != errno.CLUSTER_UNSUPPORTED:
+                raise
+            await self._copy(db, frm, to, coll)
+        return dict(await self._client.get(f"/_api/collection/{to}", db=db))
+
+    async def _copy(self, db: str, frm: str, to: str, coll: CollectionView) -> None:
+        """A rename where the destination cannot rename (a cluster): copy the documents with their
+        ``_key`` and ``_rev``, then drop the old name. Shard steps wait meanwhile (the structure gate)."""
+        await self._create(db, dataclasses.replace(coll, name=to))
+        target, batch = Target(db, to, None), []
+        async for doc in query(self._client.http, "FOR d IN @@c RETURN d", db=db, bind_vars={"@c": frm}):
+            batch.append(doc)
+            if len(batch) >= _COPY_BATCH:
+                await self._writer.upsert(target, batch)
+                batch = []
+        if batch:
+            await self._writer.upsert(target, batch)
+        await self._client.change("DELETE", f"/_api/collection/{frm}", f"drop collection {db}/{frm} (copied to {to})",
+                                  db=db, ok={errno.ARANGO_DATA_SOURCE_NOT_FOUND})
 
     async def create_and_change(self, db: str, want: Collections, old: Collections) -> None:
         """Phase 2 for ``db``: missing collections created, changed properties and indexes applied."""

@@ -28,7 +28,7 @@ class StructureClient:
     """Structure requests to one destination coordinator, and the changes made since ``reset``."""
 
     def __init__(self, http: ArangoHttp) -> None:
-        self._http = http
+        self.http = http
         self.actions: list[str] = []
 
     def reset(self) -> None:
@@ -38,7 +38,7 @@ class StructureClient:
                      params: dict[str, Any] | None = None, ok: set[int] | frozenset[int] = frozenset()) -> None:
         """A change request; error numbers in ``ok`` mean "already as wanted" (idempotent replay)."""
         try:
-            await self._http.request(method, path, db=db, json=json, params=params)
+            await self.http.request(method, path, db=db, json=json, params=params)
         except ArangoError as exc:
             if exc.error_num not in ok:
                 raise
@@ -47,7 +47,7 @@ class StructureClient:
         self.actions.append(action)
 
     async def get(self, path: str, *, db: str | None = None, params: dict[str, Any] | None = None) -> Any:
-        return (await self._http.request("GET", path, db=db, params=params)).json()
+        return (await self.http.request("GET", path, db=db, params=params)).json()
 
 
 def covers(actual: Any, desired: Any) -> bool:
