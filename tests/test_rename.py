@@ -165,3 +165,19 @@ async def test_a_cluster_destination_which_cannot_rename_gets_the_documents_copi
         docs = await all_docs(b, "moved", "new")
         assert {k: (d["_rev"], d["n"]) for k, d in docs.items()} == {f"k{i}": (f"_rev{i}", i) for i in range(2500)}
         assert await applier.apply(after, after) == []
+
+
+async def test_a_name_freed_by_a_drop_and_taken_by_a_rename_keeps_the_renamed_documents_on_a_retry(
+    single_b: dict[str, Any],
+) -> None:
+    before, after = snapshot("reuse", {"a": "1", "b": "2"}), snapshot("reuse", {"b": "1"})
+    async with _client(single_b) as b:
+        applier = StructureApplier(b)
+        await applier.apply(before)
+        await insert(b, "reuse", "a", [{"_key": "was_a"}])
+        await insert(b, "reuse", "b", [{"_key": "was_b"}])
+
+        for _ in range(2):   # the second time as a retry after a failure later in the same apply
+            await applier.apply(after, before)
+            assert await _names(b, "reuse") == {"b"}
+            assert set(await all_docs(b, "reuse", "b")) == {"was_a"}

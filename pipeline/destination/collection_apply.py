@@ -64,36 +64,43 @@ class CollectionApplier:
         return {c["name"]: c for c in result if not is_system(c["name"])}
 
     async def drop_and_rename(self, db: str, old: Collections, new: Collections) -> Collections:
-        """Phase 1 for ``db``: drops, renames, dropped indexes; ``old`` keyed by the names it has now."""
+        """Phase 1 for ``db``: drops, renames, dropped indexes; the collections kept from ``old``, by their new names."""
         have = await self.existing(db)
-        kept = {c.cid for c in new.values()}
-        for name, coll in old.items():
-            if name in have and coll.cid not in kept:
+        wanted = {c.cid: name for name, c in new.items()}
+        where = self._locate(db, old, have)
+        for cid, name in where.items():
+            self._placed[(db, cid)] = str(have[name].get("id"))
+        for cid, name in where.items():
+            if cid not in wanted:
                 await self._client.change("DELETE", f"/_api/collection/{name}", f"drop collection {db}/{name}",
                                           db=db, ok={errno.ARANGO_DATA_SOURCE_NOT_FOUND})
                 have.pop(name)
-        current = await self._rename(db, old, new, have)
+        await self._rename(db, {cid: name for cid, name in where.items() if cid in wanted}, old, wanted, have)
+        current = {wanted[c.cid]: c for c in old.values() if c.cid in wanted}
         for name, coll in current.items():
-            target = new.get(name)
-            if name not in have or target is None or target.cid != coll.cid:
-                continue
-            gone = {i.get("name") for i in coll.indexes} - {i.get("name") for i in target.indexes}
-            if gone:
-                for index in await self._indexes(db, name):
+            if name in have:
+                gone = {i.get("name") for i in coll.indexes} - {i.get("name") for i in new[name].indexes}
+                for index in await self._indexes(db, name) if gone else []:
                     if index.get("name") in gone:
                         await self._drop_index(db, name, index)
         return current
 
-    async def _rename(self, db: str, old: Collections, new: Collections, have: dict[str, dict[str, Any]]) -> Collections:
-        """Rename what the source renamed. A collection is found where this applier last put it (by
-        the destination's collection id), else under its previous name; ``have`` is kept up to date."""
-        wanted = {c.cid: name for name, c in new.items()}
+    def _locate(self, db: str, old: Collections, have: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """Source cid -> its name in the destination now: where this applier last put it (by the
+        destination's collection id: an apply retried after some renames must not rename or drop
+        by stale names), else the name the previous snapshot gave it."""
         by_id = {str(info.get("id")): name for name, info in have.items()}
-        where: dict[str, str] = {}             # source cid -> its name in the destination now
+        where = {c.cid: by_id[self._placed[(db, c.cid)]] for c in old.values()
+                 if self._placed.get((db, c.cid)) in by_id}
+        claimed = set(where.values())
         for name, coll in old.items():
-            placed = by_id.get(self._placed.get((db, coll.cid), ""))
-            if placed is not None or name in have:
-                where[coll.cid] = placed or name
+            if coll.cid not in where and name in have and name not in claimed:
+                where[coll.cid] = name
+        return where
+
+    async def _rename(self, db: str, where: dict[str, str], old: Collections, wanted: dict[str, str],
+                      have: dict[str, dict[str, Any]]) -> None:
+        """Rename each collection of ``where`` to its ``wanted`` name; ``have`` is kept up to date."""
         moves = {where[cid]: wanted[cid] for cid in where if cid in wanted and where[cid] != wanted[cid]}
         spec_at = {where[c.cid]: c for c in old.values() if c.cid in where}
         while moves:
@@ -110,14 +117,8 @@ class CollectionApplier:
             for frm, to in ready:
                 have[to] = await self._move(db, frm, to, spec_at[frm])
                 have.pop(frm)
+                self._placed[(db, spec_at[frm].cid)] = str(have[to].get("id"))
                 moves.pop(frm)
-        current: Collections = {}
-        for name, coll in old.items():
-            now = wanted.get(coll.cid, name) if coll.cid in where else name
-            current[now] = coll
-            if now in have:
-                self._placed[(db, coll.cid)] = str(have[now].get("id"))
-        return current
 
     async def _move(self, db: str, frm: str, to: str, coll: CollectionView) -> dict[str, Any]:
         """Rename ``frm`` to ``to``; the destination's description of ``to`` afterwards."""
