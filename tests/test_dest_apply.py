@@ -12,7 +12,8 @@ from dc2dc.pipeline.destination.document_apply import DocumentWriter, ShardAppli
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.errors import ArangoError
 from dc2dc.pipeline.destination.positions import COLLECTION, AppliedStructure, Position, PositionStore
-from dc2dc.pipeline.destination.structure_apply import StructureApplier, StructureError
+from dc2dc.pipeline.destination.structure_apply import StructureApplier
+from dc2dc.pipeline.destination.structure_requests import StructureError
 from dc2dc.topics.envelope import Envelope, Op
 
 from dest_helpers import all_docs, collection_props, http, keys_in_shard, shard_ids, standin_b  # noqa: F401 (fixtures)

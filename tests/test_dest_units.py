@@ -13,23 +13,23 @@ from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.agents.destination import DestinationConfig
 from dc2dc.topics.names import control_group, shard_topics_pattern
 from dc2dc.pipeline.destination.positions import Position
-from dc2dc.pipeline.destination.structure_apply import _covers, _differs
+from dc2dc.pipeline.destination.structure_requests import covers, differs
 
 
 def test_covers_accepts_server_defaults_but_not_other_values() -> None:
     desired = {"links": {"c": {"includeAllFields": True}}, "fields": ["a"]}
     actual = {"links": {"c": {"includeAllFields": True, "analyzers": ["identity"]}}, "fields": ["a"], "id": "7"}
-    assert _covers(actual, desired)
-    assert not _covers({**actual, "fields": ["a", "b"]}, desired)
-    assert not _covers({"links": {"c": {"includeAllFields": False}}, "fields": ["a"]}, desired)
-    assert not _covers({"fields": ["a"]}, desired)
+    assert covers(actual, desired)
+    assert not covers({**actual, "fields": ["a", "b"]}, desired)
+    assert not covers({"links": {"c": {"includeAllFields": False}}, "fields": ["a"]}, desired)
+    assert not covers({"fields": ["a"]}, desired)
 
 
 def test_differs_names_only_keys_the_server_reports_with_another_value() -> None:
     actual = {"waitForSync": False, "cacheEnabled": True, "numberOfShards": 3}
     desired = {"waitForSync": True, "cacheEnabled": True, "numberOfShards": 3, "schema": {"rule": {}}}
-    assert _differs(actual, desired) == ["waitForSync"]
-    assert _differs(actual, desired, ("numberOfShards", "cacheEnabled")) == []
+    assert differs(actual, desired) == ["waitForSync"]
+    assert differs(actual, desired, ("numberOfShards", "cacheEnabled")) == []
 
 
 def test_shard_topic_pattern_matches_exactly_the_shard_topics_of_one_source() -> None:

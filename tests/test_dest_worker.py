@@ -22,7 +22,7 @@ from dc2dc.agents.destination import DestinationConfig, DestinationWorker
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.ops.lag import read_heads, shard_lags
 from dc2dc.pipeline.destination.positions import Position, PositionStore
-from dc2dc.pipeline.destination.structure_apply import StructureError
+from dc2dc.pipeline.destination.structure_requests import StructureError
 from dc2dc.topics import codec
 from dc2dc.topics.admin import ensure_topics
 from dc2dc.topics.chunking import MAX_MESSAGE_BYTES, ChunkLimits, to_records

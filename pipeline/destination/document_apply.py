@@ -32,7 +32,7 @@ from dc2dc.pipeline.arango.http import ArangoHttp, Response
 from dc2dc.pipeline.arango.query import query
 from dc2dc.pipeline.errors import ArangoError
 from dc2dc.pipeline.snapshot import shard_order
-from dc2dc.pipeline.destination.structure_apply import StructureError
+from dc2dc.pipeline.destination.structure_requests import StructureError
 from dc2dc.pipeline.retry import retrying
 
 log = logging.getLogger(__name__)

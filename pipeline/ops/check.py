@@ -22,6 +22,7 @@ from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.arango.query import query
 from dc2dc.pipeline.source.cluster import SourceCluster
 from dc2dc.pipeline.source.structure_read import read_structure
+from dc2dc.pipeline.structure_view import StructureView
 
 _DIGEST_MOD = 1 << 128
 # Differ per DC by design: collection identities and shard placement.
@@ -70,14 +71,14 @@ class CheckReport:
                 "shards": [s.as_dict() for s in self.shards]}
 
 
-def _comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
+def _comparable(view: StructureView) -> dict[str, Any]:
     databases = {}
-    for db, spec in snapshot.get("databases", {}).items():
-        collections = {name: {k: v for k, v in c.items() if k not in _LOCAL_COLLECTION_KEYS}
-                       for name, c in spec.get("collections", {}).items()}
-        databases[db] = {**spec, "collections": collections}
-    users = {u: v for u, v in snapshot.get("users", {}).items() if u not in _LOCAL_USERS}
-    return {**snapshot, "databases": databases, "users": users}
+    for db, spec in view.databases.items():
+        collections = {name: {k: v for k, v in c.as_dict().items() if k not in _LOCAL_COLLECTION_KEYS}
+                       for name, c in spec.collections.items()}
+        databases[db] = {**spec.as_dict(), "collections": collections}
+    users = {u: v for u, v in view.users.items() if u not in _LOCAL_USERS}
+    return {"databases": databases, "users": users}
 
 
 def diff(a: Any, b: Any, path: str = "") -> list[str]:
@@ -118,12 +119,13 @@ async def compare(source: ArangoHttp, target: ArangoHttp) -> CheckReport:
     src_structure, dst_structure = await asyncio.gather(*(read_structure(c) for c in clusters))
     # A single server's "shards" are its collections: compare them whole.
     src_restrict, dst_restrict = (not c.single for c in clusters)
-    src_snap, dst_snap = src_structure.snapshot, dst_structure.snapshot
-    report = CheckReport(structure_differences=diff(_comparable(src_snap), _comparable(dst_snap)))
-    for db, spec in sorted(src_snap["databases"].items()):
-        for coll, cspec in sorted(spec.get("collections", {}).items()):
-            dst_shards = dst_snap["databases"].get(db, {}).get("collections", {}).get(coll, {}).get("shards", [])
-            for index, shard in enumerate(cspec["shards"]):
+    src_view, dst_view = src_structure.view, dst_structure.view
+    report = CheckReport(structure_differences=diff(_comparable(src_view), _comparable(dst_view)))
+    for db, spec in sorted(src_view.databases.items()):
+        for coll, cspec in sorted(spec.collections.items()):
+            dst_coll = dst_view.collection(db, coll)
+            dst_shards = dst_coll.shards if dst_coll is not None else []
+            for index, shard in enumerate(cspec.shards):
                 dst_shard = dst_shards[index] if index < len(dst_shards) else None
                 src_digest, dst_digest = await asyncio.gather(
                     shard_digest(source, db, coll, shard if src_restrict else None),

@@ -41,6 +41,7 @@ from dc2dc.pipeline.arango import errno
 from dc2dc.pipeline.errors import ArangoError
 from dc2dc.pipeline.snapshot import is_system, shard_order
 from dc2dc.pipeline.source.cluster import SourceCluster, single_shard_id
+from dc2dc.pipeline.structure_view import DOCUMENT_COLLECTION, CollectionView, DatabaseView, StructureView
 
 # Collection properties that the destination must reproduce; everything else is per-deployment.
 _PROPERTY_KEYS = ("waitForSync", "schema", "computedValues", "cacheEnabled", "numberOfShards",
@@ -71,10 +72,15 @@ class ShardInfo:
 class Structure:
     """A snapshot plus what the source side derives from it."""
 
-    snapshot: dict[str, Any]
+    view: StructureView = field(default_factory=StructureView)
     shards: dict[str, ShardInfo] = field(default_factory=dict)
     leaders: dict[str, str] = field(default_factory=dict)     # shard -> server id, replicated and ignored
     ignored: set[str] = field(default_factory=set)            # shards of system collections
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        """The snapshot as the control topic carries it."""
+        return self.view.as_snapshot()
 
 
 async def read_structure(cluster: SourceCluster) -> Structure:
@@ -82,19 +88,19 @@ async def read_structure(cluster: SourceCluster) -> Structure:
     http = cluster.coordinator
     databases = (await http.request("GET", "/_api/database")).json()["result"]
     servers = await cluster.data_servers()
-    out = Structure(snapshot={"databases": {}, "users": {}})
+    out = Structure()
     for db in sorted(databases):
         try:
-            out.snapshot["databases"][db] = await _read_database(cluster, db, servers, out)
+            out.view.databases[db] = await _read_database(cluster, db, servers, out)
         except ArangoError as e:
             if e.error_num == errno.ARANGO_DATABASE_NOT_FOUND:
                 continue  # dropped while we read; the next snapshot no longer lists it
             raise
-    out.snapshot["users"] = grants_within(await _read_users(cluster), set(out.snapshot["databases"]))
+    out.view.users = grants_within(await _read_users(cluster), set(out.view.databases))
     return out
 
 
-async def _read_database(cluster: SourceCluster, db: str, servers: dict[str, Any], out: Structure) -> dict[str, Any]:
+async def _read_database(cluster: SourceCluster, db: str, servers: dict[str, Any], out: Structure) -> DatabaseView:
     http = cluster.coordinator
     current = (await http.request("GET", "/_api/database/current", db=db)).json()["result"]
     options = {k: current[k] for k in _DATABASE_OPTION_KEYS if k in current}
@@ -102,20 +108,14 @@ async def _read_database(cluster: SourceCluster, db: str, servers: dict[str, Any
         found = await _single_collections(cluster, db, next(iter(servers)), out)
     else:
         found = await _cluster_collections(cluster, db, out)
-    collections: dict[str, Any] = {}
+    collections: dict[str, CollectionView] = {}
     for name, (props, indexes, shards) in found.items():
-        described = _describe(props, indexes, shards)
-        collections[name] = described
+        described = collections[name] = _describe(name, props, indexes, shards)
         for index, shard in enumerate(shards):
-            out.shards[shard] = ShardInfo(db=db, coll=name, cid=described["cid"], shard=shard, index=index,
+            out.shards[shard] = ShardInfo(db=db, coll=name, cid=described.cid, shard=shard, index=index,
                                           dump_name=name if cluster.single else shard)
-    return {
-        "options": options,
-        "collections": collections,
-        "views": await _read_views(cluster, db),
-        "analyzers": await _read_analyzers(cluster, db),
-        "graphs": await _read_graphs(cluster, db),
-    }
+    return DatabaseView(options=options, collections=collections, views=await _read_views(cluster, db),
+                        analyzers=await _read_analyzers(cluster, db), graphs=await _read_graphs(cluster, db))
 
 
 _Found = dict[str, tuple[dict[str, Any], list[dict[str, Any]], list[str]]]
@@ -167,23 +167,23 @@ async def _single_collections(cluster: SourceCluster, db: str, server_id: str, o
     return found
 
 
-def _describe(props: dict[str, Any], indexes: list[dict[str, Any]], shards: list[str]) -> dict[str, Any]:
+def _describe(name: str, props: dict[str, Any], indexes: list[dict[str, Any]], shards: list[str]) -> CollectionView:
     """A collection as the snapshot describes it (only what the destination must reproduce)."""
     properties = {k: props[k] for k in _PROPERTY_KEYS if k in props}
     if "writeConcern" not in properties and "minReplicationFactor" in props:
         properties["writeConcern"] = props["minReplicationFactor"]  # the legacy name
     key_options = props.get("keyOptions") or {}
     properties["keyOptions"] = {k: key_options[k] for k in ("type", "allowUserKeys") if k in key_options}
-    return {
-        "cid": str(props.get("globallyUniqueId") or props["id"]),
-        "type": props.get("type", 2),
-        "properties": properties,
-        "shards": shards,
-        "indexes": [
-            {k: v for k, v in ix.items() if k not in _INDEX_RUNTIME_KEYS}
-            for ix in indexes if ix.get("type") not in ("primary", "edge")
-        ],
-    }
+    return CollectionView(
+        name=name,
+        # Kept by a rename (single servers can rename): the identity the destination follows.
+        cid=str(props.get("globallyUniqueId") or props["id"]),
+        type=props.get("type", DOCUMENT_COLLECTION),
+        properties=properties,
+        shards=shards,
+        indexes=[{k: v for k, v in ix.items() if k not in _INDEX_RUNTIME_KEYS}
+                 for ix in indexes if ix.get("type") not in ("primary", "edge")],
+    )
 
 
 async def _optional_api(cluster: SourceCluster, path: str, db: str | None = None,
