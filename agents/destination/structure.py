@@ -24,6 +24,7 @@ from dc2dc.pipeline.destination.structure_apply import StructureApplier
 from dc2dc.pipeline.destination.structure_gate import StructureGate
 from dc2dc.pipeline.quarantine import RECORD_ERRORS, Quarantine
 from dc2dc.pipeline.retry import retrying
+from dc2dc.pipeline.structure_view import ShardLocation, StructureView
 from dc2dc.topics.chunking import Reassembler
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.signing import Verifier
@@ -45,7 +46,7 @@ class StructureFollower:
         self._gate = StructureGate()
         self._epoch_cond = asyncio.Condition()
         self._applied = AppliedStructure(0, {})
-        self._locations: dict[str, tuple[str, str, int]] = {}   # source shard -> (db, coll, index)
+        self._locations: dict[str, ShardLocation] = {}
         self._targets: dict[str, Target] = {}
         self._reassembler = Reassembler()
 
@@ -83,9 +84,7 @@ class StructureFollower:
         where = self._locations.get(shard)
         if where is None:
             return None
-        db, coll, index = where
-        count = len(self._applied.snapshot["databases"][db]["collections"][coll]["shards"])
-        target = self._targets[shard] = await locate(self._http, db, coll, index, count)
+        target = self._targets[shard] = await locate(self._http, where.db, where.coll, where.index, where.count)
         return target
 
     async def follow(self, consumer: AIOKafkaConsumer) -> None:
@@ -130,10 +129,5 @@ class StructureFollower:
     def _set(self, applied: AppliedStructure) -> None:
         self._applied = applied
         self._stats.structure_epoch = applied.epoch
-        self._locations = {
-            shard: (db, coll, index)
-            for db, dbspec in (applied.snapshot.get("databases") or {}).items()
-            for coll, cspec in (dbspec.get("collections") or {}).items()
-            for index, shard in enumerate(cspec.get("shards") or [])
-        }
+        self._locations = StructureView.parse(applied.snapshot).shard_locations()
         self._targets.clear()
