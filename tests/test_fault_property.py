@@ -253,24 +253,6 @@ async def stream_tails(w: World, status: dict[str, Any], last: int = 8) -> str:
     return "\n".join(lines)
 
 
-def debug_dest(w: World) -> str:
-    d = w.destination
-    if d is None:
-        return "none"
-    c = d._consumer
-    sh = d._shards
-    out = [f"assignment={sorted(str(t.topic) for t in c.assignment())} paused={sorted(t.topic for t in c.paused())}"]
-    for tp, s in sh._streams.items():
-        try:
-            pos = c._fetcher._subscriptions.subscription.assignment.state_value(tp)
-            fpos = (pos.position, pos.highwater, pos.paused, pos.has_valid_position)
-        except Exception as e:
-            fpos = repr(e)
-        out.append(f"{tp.topic}: last_seen={s.intake.last_seen} queue={len(s.intake.queue)} held={len(s.commit.held)} "
-                   f"stopped={s.stopped} task_done={s.task.done() if s.task else None} gap={s.intake.gap} fetch={fpos}")
-    return "\n  ".join(out)
-
-
 async def settle(w: World, timeout: float = 240.0) -> None:
     """Poll status and check until both say in sync; fail on a silent difference seen three times running."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -292,8 +274,7 @@ async def settle(w: World, timeout: float = 240.0) -> None:
                 f"{sorted(differing_shards(report))}\nstatus: {status}\n"
                 f"tails of the shards not in sync:\n{await stream_tails(w, status)}\n"
                 f"source: {w.source.status() if w.source else None}\n"
-                f"destination: {w.destination.status() if w.destination else None}\n"
-                f"DEBUG {debug_dest(w)}")
+                f"destination: {w.destination.status() if w.destination else None}")
         await asyncio.sleep(2)
 
 
