@@ -22,7 +22,8 @@ from dc2dc.pipeline.ops.cli import main
 from dc2dc.topics.admin import DEFAULT_RETENTION_MS, ensure_topics
 from dc2dc.topics.codec import encode
 from dc2dc.topics.envelope import Envelope, Op
-from dc2dc.topics.names import apply_group, feedback_topic, shard_topic
+from dc2dc.topics.names import (TopicKind, TopicName, apply_group, control_topic, feedback_probe_topic,
+                                feedback_topic, parse_topic, probe_topic, shard_topic)
 from dc2dc.topics.signing import Signer, generate_keypair, load_private_key
 
 Record = tuple[bytes, list[tuple[str, bytes]], int | None]   # value, headers, timestamp_ms
@@ -186,3 +187,14 @@ def test_inspect_of_a_topic_that_is_not_there_says_so_without_a_traceback(
     result = dc2dc("topics", "inspect", "--topology", str(topology), "--dc", dst, shard_topic(src, "nope"))
     assert result.exit_code == 1
     assert f"no topic '{shard_topic(src, 'nope')}'" in result.output
+
+
+def test_parse_topic_recognises_exactly_the_names_dc2dc_makes_and_who_signs_each() -> None:
+    assert parse_topic(shard_topic("A", "s1")) == TopicName(TopicKind.SHARD, "A", shard="s1")
+    assert parse_topic(control_topic("A")) == TopicName(TopicKind.CONTROL, "A")
+    assert parse_topic(probe_topic("A")) == TopicName(TopicKind.PROBE, "A")
+    assert parse_topic(feedback_topic("A", "B")) == TopicName(TopicKind.FEEDBACK, "A", dst="B")
+    assert parse_topic(feedback_probe_topic("A", "B")) == TopicName(TopicKind.FEEDBACK_PROBE, "A", dst="B")
+    for other in ("dc2dc.A", "dc2dc.A.shard.s1.x", "mm2-offsets.B.internal", "A.control", "dc2dc.A.feedback"):
+        assert parse_topic(other) is None
+    assert [parse_topic(t).signer for t in (shard_topic("A", "s1"), feedback_topic("A", "B"))] == ["A", "B"]

@@ -116,6 +116,6 @@ def _messages_table(messages: list[MessageView], title: str) -> Table:
     for m in messages:
         op = m.op if m.error is None else f"[bold red]UNDECODABLE[/]: {escape(m.error)}"
         sig = "[green]verified[/]" if m.signature == "verified" else f"[bold red]{escape(m.signature)}[/]"
-        table.add_row(str(m.offset), m.time, op, *(("" if v is None else str(v)) for v in (m.seq, m.gen, m.epoch, m.tick)),
-                      m.key or m.shard or "", str(m.size), sig)
+        numbers = ("" if v is None else str(v) for v in (m.seq, m.gen, m.epoch, m.tick))
+        table.add_row(str(m.offset), m.time, op, *numbers, m.key or m.shard or "", str(m.size), sig)
     return table
