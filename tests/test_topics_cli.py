@@ -112,6 +112,9 @@ def test_list_shows_each_dc2dc_topic_with_its_message_count_owner_settings_and_g
     src, dst = flow
     topic, feedback, foreign = shard_topic(src, "s1"), feedback_topic(src, dst), f"other-{src}"
     write(bootstrap, topic, [signed(signer, *change(src, seq)) for seq in (1, 2, 3)], topics=(feedback, foreign))
+    structure = {"databases": {"shop": {"collections": {"orders": {"shards": ["s0", "s1"]}}}}}
+    write(bootstrap, control_topic(src), [signed(signer, *encode(Envelope(op=Op.STRUCTURE, src=src, seq=1, epoch=1,
+                                                                          body=structure)))])
     commit(bootstrap, apply_group(src, dst), topic, 2)
 
     result = dc2dc("topics", "list", "--topology", str(topology), "--dc", dst, "--json")
@@ -120,7 +123,9 @@ def test_list_shows_each_dc2dc_topic_with_its_message_count_owner_settings_and_g
 
     assert foreign not in listed
     shard = listed[topic]
-    assert (shard["kind"], shard["src"], shard["shard"], shard["owner"]) == ("shard", src, "s1", f"shard s1 of {src}")
+    assert (shard["kind"], shard["src"], shard["shard"], shard["owner"]) == \
+        ("shard", src, "s1", f"shard s1 of {src} (shop/orders)")
+    assert (shard["database"], shard["collection"]) == ("shop", "orders")
     assert (shard["partitions"], shard["start_offset"], shard["end_offset"], shard["messages"]) == (1, 0, 3, 3)
     assert (shard["retention_ms"], shard["cleanup_policy"]) == (str(DEFAULT_RETENTION_MS), "delete")
     assert shard["groups"] == [{"group": apply_group(src, dst), "committed": 2, "lag": 1}]

@@ -22,8 +22,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import ConsumerRecord
 
+from dc2dc.pipeline.source.fenced_writer import read_last_committed
 from dc2dc.pipeline.topology import Datacenter, Topology
 from dc2dc.topics import codec
+from dc2dc.topics.envelope import Op
 from dc2dc.topics.errors import ConfigError, DecodeError, VerificationError
 from dc2dc.topics.names import (TopicKind, TopicName, apply_group, control_group, feedback_group,
                                 parse_topic)
@@ -54,6 +56,8 @@ class TopicInfo:
     retention_ms: str | None
     cleanup_policy: str | None
     groups: list[GroupOffset] = field(default_factory=list)
+    database: str | None = None     # shard topics: as the source's newest structure names them
+    collection: str | None = None
 
     @property
     def messages(self) -> int:
@@ -62,7 +66,8 @@ class TopicInfo:
     @property
     def owner(self) -> str:
         if self.kind is TopicKind.SHARD:
-            return f"shard {self.shard} of {self.src}"
+            where = f" ({self.database}/{self.collection})" if self.database is not None else ""
+            return f"shard {self.shard} of {self.src}{where}"
         if self.kind in (TopicKind.FEEDBACK, TopicKind.FEEDBACK_PROBE):
             return f"flow {self.src} -> {self.dst}"
         return f"source {self.src}"
@@ -88,19 +93,44 @@ async def list_topics(topology: Topology, dc: Datacenter) -> list[TopicInfo]:
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
         configs = await _configs(admin, list(named))
         committed = {g: await admin.list_consumer_group_offsets(g) for g in group_names(topology, dc.id)}
+        collections = await _collections_of(dc.kafka, [t for t, p in named.items() if p.kind is TopicKind.CONTROL])
         out = []
         for topic, parsed in named.items():
             mine = [tp for tp in tps if tp.topic == topic]
-            end = sum(ends[tp] for tp in mine)
             groups = [GroupOffset(g, sum(offsets[tp].offset for tp in mine if tp in offsets),
                                   sum(ends[tp] - offsets[tp].offset for tp in mine if tp in offsets))
                       for g, offsets in committed.items() if any(tp in offsets for tp in mine)]
+            database, collection = collections.get((parsed.src, parsed.shard), (None, None)) if parsed.shard \
+                else (None, None)
+            settings = configs.get(topic, {})
             out.append(TopicInfo(
                 name=topic, kind=parsed.kind, src=parsed.src, dst=parsed.dst, shard=parsed.shard,
-                partitions=len(mine), start_offset=sum(starts[tp] for tp in mine), end_offset=end,
-                retention_ms=configs.get(topic, {}).get("retention.ms"),
-                cleanup_policy=configs.get(topic, {}).get("cleanup.policy"), groups=groups))
+                partitions=len(mine), start_offset=sum(starts[tp] for tp in mine),
+                end_offset=sum(ends[tp] for tp in mine), retention_ms=settings.get("retention.ms"),
+                cleanup_policy=settings.get("cleanup.policy"), groups=groups,
+                database=database, collection=collection))
         return out
+
+
+async def _collections_of(bootstrap: str,
+                          control_topics: list[str]) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """``(src, shard) -> (database, collection)`` from each control topic's newest structure.
+
+    Only a structure in one record is read: one sent in chunks is left out rather than read from
+    its first chunk on, since the names are a convenience of the listing.
+    """
+    out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for topic in control_topics:
+        try:
+            env = await read_last_committed(bootstrap, topic)
+        except DecodeError:
+            continue
+        if env is None or env.op is not Op.STRUCTURE or not env.body:
+            continue
+        for db, spec in (env.body.get("databases") or {}).items():
+            for coll, cspec in (spec.get("collections") or {}).items():
+                out.update({(env.src, shard): (db, coll) for shard in cspec.get("shards") or ()})
+    return out
 
 
 @asynccontextmanager
