@@ -6,7 +6,10 @@ database and collection names may be Unicode, so they travel inside messages, ne
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from dc2dc.topics.errors import ConfigError
 
@@ -27,7 +30,8 @@ def control_topic(src_dc: str) -> str:
 
 
 def is_control_topic(topic: str) -> bool:
-    return re.fullmatch(rf"{PREFIX}\.[A-Za-z0-9_-]+\.control", topic) is not None
+    parsed = parse_topic(topic)
+    return parsed is not None and parsed.kind is TopicKind.CONTROL
 
 
 def shard_topic(src_dc: str, shard: str) -> str:
@@ -93,5 +97,50 @@ def feedback_group(src_dc: str) -> str:
 
 def shard_of(topic: str) -> tuple[str, str] | None:
     """``(src_dc, shard)`` for a shard topic name, else None."""
-    m = re.fullmatch(rf"{PREFIX}\.([A-Za-z0-9_-]+)\.shard\.([A-Za-z0-9_-]+)", topic)
-    return (m.group(1), m.group(2)) if m else None
+    parsed = parse_topic(topic)
+    if parsed is None or parsed.shard is None:
+        return None
+    return (parsed.src, parsed.shard)
+
+
+class TopicKind(str, enum.Enum):
+    CONTROL = "control"
+    SHARD = "shard"
+    FEEDBACK = "feedback"
+    PROBE = "probe"
+    FEEDBACK_PROBE = "feedback_probe"
+
+
+@dataclass(frozen=True)
+class TopicName:
+    """A dc2dc topic name taken apart: ``src`` is always the flow's source DC."""
+
+    kind: TopicKind
+    src: str
+    dst: str | None = None      # feedback topics and their probe: the destination DC
+    shard: str | None = None    # shard topics only
+
+    @property
+    def signer(self) -> str:
+        """The DC that writes (and signs) this topic's records: feedback is written in the destination."""
+        return self.dst if self.dst is not None else self.src
+
+
+_PART = "([A-Za-z0-9_-]+)"
+_PARSERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], TopicName]], ...] = (
+    (re.compile(rf"{PREFIX}\.{_PART}\.control"), lambda m: TopicName(TopicKind.CONTROL, m[1])),
+    (re.compile(rf"{PREFIX}\.{_PART}\.probe"), lambda m: TopicName(TopicKind.PROBE, m[1])),
+    (re.compile(rf"{PREFIX}\.{_PART}\.shard\.{_PART}"), lambda m: TopicName(TopicKind.SHARD, m[1], shard=m[2])),
+    (re.compile(rf"{PREFIX}\.{_PART}\.feedback\.{_PART}"), lambda m: TopicName(TopicKind.FEEDBACK, m[1], dst=m[2])),
+    (re.compile(rf"{PREFIX}\.{_PART}\.feedback\.{_PART}\.probe"),
+     lambda m: TopicName(TopicKind.FEEDBACK_PROBE, m[1], dst=m[2])),
+)
+
+
+def parse_topic(topic: str) -> TopicName | None:
+    """What a topic name says about itself, or None when it is not one of dc2dc's topics."""
+    for pattern, make in _PARSERS:
+        m = pattern.fullmatch(topic)
+        if m:
+            return make(m)
+    return None

@@ -21,6 +21,7 @@ from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.ops.certs_cli import certs_group
 from dc2dc.pipeline.ops.check import CheckReport, compare
 from dc2dc.pipeline.ops.lag import ShardLag, read_heads, shard_lags
+from dc2dc.pipeline.ops.topics_cli import topics_group
 from dc2dc.pipeline.destination.positions import PositionStore
 from dc2dc.pipeline.destination.shard_health import HealthStore, ShardHealth
 from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
@@ -52,6 +53,7 @@ def main() -> None:
 
 
 main.add_command(certs_group)
+main.add_command(topics_group)
 
 
 def _load(topology_path: str) -> Topology:
