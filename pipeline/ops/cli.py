@@ -19,12 +19,13 @@ from rich.table import Table
 
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.ops.certs_cli import certs_group
+from dc2dc.pipeline.ops.cli_options import json_option, load_topology, topology_option
 from dc2dc.pipeline.ops.check import CheckReport, compare
 from dc2dc.pipeline.ops.lag import ShardLag, read_heads, shard_lags
 from dc2dc.pipeline.ops.topics_cli import topics_group
 from dc2dc.pipeline.destination.positions import PositionStore
 from dc2dc.pipeline.destination.shard_health import HealthStore, ShardHealth
-from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
+from dc2dc.pipeline.topology import Datacenter, Topology
 
 # name -> (module, attribute) of commands loaded on first use
 _LAZY: dict[str, tuple[str, str]] = {
@@ -54,13 +55,6 @@ def main() -> None:
 
 main.add_command(certs_group)
 main.add_command(topics_group)
-
-
-def _load(topology_path: str) -> Topology:
-    try:
-        return Topology.load(topology_path)
-    except (OSError, TopologyError) as e:
-        raise click.ClickException(str(e)) from None
 
 
 def _flow(topology: Topology, src: str | None, dst: str | None) -> tuple[Datacenter, Datacenter]:
@@ -96,25 +90,22 @@ async def flow_check(source: Datacenter, target: Datacenter) -> CheckReport:
         return await compare(a, b)
 
 
-_topology_option = click.option("--topology", "topology_path", type=click.Path(exists=True, dir_okay=False),
-                                required=True, help="the topology TOML file")
 _from_option = click.option("--from", "src", help="source DC of the flow")
 _to_option = click.option("--to", "dst", help="destination DC of the flow")
-_json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
 
 @main.command()
-@_topology_option
+@topology_option
 @_from_option
 @_to_option
-@_json_option
+@json_option
 def status(topology_path: str, src: str | None, dst: str | None, as_json: bool) -> None:
     """Per-shard lag and health of a flow: newest message produced in the source vs. applied in the destination.
 
     Exits 1 when a shard is not healthy (stopped, failed, waiting for a resync, or in alarm: its
     position cannot be compared with the source's), 0 otherwise.
     """
-    source, target = _flow(_load(topology_path), src, dst)
+    source, target = _flow(load_topology(topology_path), src, dst)
 
     lags, health = asyncio.run(flow_status(source, target))
     healthy = not health and not any(x.alarm for x in lags)
@@ -166,13 +157,13 @@ def check() -> None:
 
 
 @check.command("sync")
-@_topology_option
+@topology_option
 @_from_option
 @_to_option
-@_json_option
+@json_option
 def check_sync(topology_path: str, src: str | None, dst: str | None, as_json: bool) -> None:
     """Compare structure and per-shard data digests; exit 1 when they differ."""
-    source, target = _flow(_load(topology_path), src, dst)
+    source, target = _flow(load_topology(topology_path), src, dst)
 
     report = asyncio.run(flow_check(source, target))
     if as_json:

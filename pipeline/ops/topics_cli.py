@@ -14,23 +14,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dc2dc.pipeline.ops.cli_options import json_option, load_topology, topology_option
 from dc2dc.pipeline.ops.topics_view import MessageView, TopicInfo, inspect_topic, list_topics
-from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
+from dc2dc.pipeline.topology import Datacenter, Topology
 from dc2dc.topics.errors import Dc2dcError
 
 T = TypeVar("T")
 
-_topology_option = click.option("--topology", "topology_path", type=click.Path(exists=True, dir_okay=False),
-                                required=True, help="the topology TOML file")
 _dc_option = click.option("--dc", "dc_id", required=True, help="the DC whose Kafka to read")
-_json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
 
 def _dc(topology_path: str, dc_id: str) -> tuple[Topology, Datacenter]:
-    try:
-        topology = Topology.load(topology_path)
-    except (OSError, TopologyError) as e:
-        raise click.ClickException(str(e)) from None
+    topology = load_topology(topology_path)
     if dc_id not in topology.dcs:
         raise click.UsageError(f"DC {dc_id!r} is not in the topology; it has {sorted(topology.dcs)}")
     return topology, topology.dcs[dc_id]
@@ -49,9 +44,9 @@ def topics_group() -> None:
 
 
 @topics_group.command("list")
-@_topology_option
+@topology_option
 @_dc_option
-@_json_option
+@json_option
 def list_command(topology_path: str, dc_id: str, as_json: bool) -> None:
     """Every dc2dc topic in the DC's Kafka, with offsets, settings, owner and consumer-group lag."""
     topology, dc = _dc(topology_path, dc_id)
@@ -87,13 +82,13 @@ def _since_ms(since: str | None) -> int | None:
 
 
 @topics_group.command("inspect")
-@_topology_option
+@topology_option
 @_dc_option
 @click.argument("topic")
 @click.option("--from-offset", type=click.IntRange(min=0), help="first offset to show (default: the oldest)")
 @click.option("--since", help="show records written at or after this ISO 8601 time (UTC unless a zone is given)")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="records per partition")
-@_json_option
+@json_option
 def inspect_command(topology_path: str, dc_id: str, topic: str, from_offset: int | None, since: str | None,
                     limit: int, as_json: bool) -> None:
     """Decode the records of TOPIC and verify each signature with the signing DC's verify_key."""
