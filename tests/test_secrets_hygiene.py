@@ -77,7 +77,7 @@ def test_the_source_workers_settings_print_no_secret(tmp_path: Path) -> None:
     shown = repr(component.settings) + str(component.settings) + repr(topology)
     assert PASSWORD not in shown and JWT not in shown
     # ... while the values themselves are intact for the connections that need them.
-    assert (component.settings.password, component.settings.jwt_secret) == (PASSWORD, JWT)
+    assert (component.settings.arangodb.password, component.settings.arangodb.jwt_secret) == (PASSWORD, JWT)
 
 
 async def test_an_arangodb_refusal_names_neither_the_password_nor_the_jwt_secret(standin_a: dict) -> None:

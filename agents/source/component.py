@@ -67,10 +67,8 @@ class SourceComponent:
         else:
             self._encoder = lambda env: [(v, signer.sign(v, h)) for v, h in to_records(env, limits)]
         self._limits = limits
-        self._http = ArangoHttp(settings.arangodb, username=settings.username, password=settings.password,
-                                ssl=settings.ssl)
-        self.cluster = SourceCluster(self._http, username=settings.username, password=settings.password,
-                                     jwt_secret=settings.jwt_secret, ssl=settings.ssl)
+        self._http = settings.arangodb.connect()
+        self.cluster = SourceCluster(self._http, settings.arangodb)
         self.publisher = StructurePublisher(bootstrap=settings.kafka, src=settings.src, limits=limits,
                                             encoder=self._encoder)
         self.feedback = FeedbackReader(bootstrap=settings.kafka, src=settings.src, destinations=settings.destinations,
