@@ -40,6 +40,7 @@ from dc2dc.agents.source.resync import Resyncs
 from dc2dc.agents.source.settings import SourceSettings
 from dc2dc.agents.source.state import ShardState, SourceState
 from dc2dc.agents.source.tail import Tails
+from dc2dc.pipeline.applied import AppliedPosition, applied_from_wire
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.source.cluster import SourceCluster
 from dc2dc.pipeline.source.feedback_reader import FeedbackReader
@@ -77,7 +78,7 @@ class SourceComponent:
         self.shards = self.state.shards
         self.stats = self.state.stats
         self.tail_positions = self.state.tail_positions
-        self.applied: dict[str, dict[str, Any]] = {}
+        self.applied: dict[str, dict[str, AppliedPosition]] = {}   # destination -> shard -> position
         self._poll_lock = asyncio.Lock()
         self._poll_hint = asyncio.Event()
         self._resyncs = Resyncs(self.state, guard=self._guard, poll_structure=self.poll_structure)
@@ -158,7 +159,7 @@ class SourceComponent:
             "epoch": self.publisher.epoch,
             "shards": {shard: st.status() for shard, st in sorted(self.shards.items())},
             "servers": dict(self.tail_positions),
-            "applied": dict(self.applied),
+            "applied": {dst: {s: p.to_wire() for s, p in shards.items()} for dst, shards in self.applied.items()},
             "stats": dict(self.stats),
             "rejected": self.feedback.quarantine.status(),
         }
@@ -250,7 +251,7 @@ class SourceComponent:
     def _on_feedback(self, env: Envelope) -> None:
         body = env.body or {}
         if env.op == Op.APPLIED:
-            self.applied[str(body.get("dst"))] = body.get("positions", {})
+            self.applied[str(body.get("dst"))] = applied_from_wire(body.get("positions") or {})
         elif env.op == Op.RESYNC_REQUEST:
             shard = str(body.get("shard"))
             st = self.shards.get(shard)

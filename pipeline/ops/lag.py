@@ -31,7 +31,7 @@ _TAIL_WINDOW = 64
 @dataclass(frozen=True)
 class Head:
     seq: int
-    tick: str
+    tick: int
     ts: int
     gen: int = 0
 
@@ -117,7 +117,7 @@ async def read_heads(bootstrap: str, src: str) -> dict[str, Head]:
                     env = codec.decode(record.value, list(record.headers or ()), topic=tp.topic, offset=record.offset)
                     # The newest record can be a redelivered older one (MirrorMaker 2): take the highest.
                     if head is None or (env.gen, env.seq) >= (head.gen, head.seq):
-                        head = Head(seq=env.seq, tick=env.tick, ts=env.ts, gen=env.gen)
+                        head = Head(seq=env.seq, tick=int(env.tick), ts=env.ts, gen=env.gen)
             parsed = shard_of(tp.topic)
             if head is not None and parsed is not None:
                 heads[parsed[1]] = head
