@@ -27,8 +27,7 @@ def source_components(topology: Topology, dc: Datacenter) -> list[Component]:
 
     signer = Signer.from_file(dc.id, Path(dc.signing_key)) if dc.signing_key else None
     settings = SourceSettings(
-        src=dc.id, kafka=dc.kafka, arangodb=dc.arangodb, username=dc.username,
-        password=dc.password(), jwt_secret=dc.jwt_secret(),
+        src=dc.id, kafka=dc.kafka, arangodb=dc.endpoint(),
         destinations=tuple(topology.targets_of(dc.id)), signer=signer,
     )
     return [SourceComponent(settings)]
@@ -54,9 +53,7 @@ def source_of(topology: Topology, dc: Datacenter) -> Datacenter:
 
 def destination_components(src: Datacenter, dc: Datacenter, verifier: Verifier | None) -> list[Component]:
     from dc2dc.agents.destination import DestinationConfig, DestinationWorker
-    from dc2dc.pipeline.arango.http import ArangoHttp
-
-    http = ArangoHttp(dc.arangodb, username=dc.username, password=dc.password())
+    http = dc.endpoint().connect()
     config = DestinationConfig(src=src.id, dst=dc.id, bootstrap=dc.kafka)
     return [DestinationWorker(config, http, verifier=verifier)]
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from dc2dc.agents.source import SourceComponent, SourceSettings
 from dc2dc.devcluster import kafka
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
+from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.arango.http import ArangoHttp
 
 BATCH = 1000
@@ -52,9 +53,8 @@ async def run(args: argparse.Namespace, bootstrap: str, info: dict) -> dict:
                            json={"name": "docs", "numberOfShards": args.shards, "replicationFactor": 2})
         shards = (await http.request("GET", "/_api/collection/docs/shards", db="bench")).json()["shards"]
         await load(http, "docs", 0, args.docs, args.doc_bytes)
-        settings = SourceSettings(src=f"bench{uuid.uuid4().hex[:6]}", kafka=bootstrap, arangodb=info["coordinator"],
-                                  username=info["username"], password=info["password"],
-                                  jwt_secret=info["jwt_secret"])
+        settings = SourceSettings(src=f"bench{uuid.uuid4().hex[:6]}", kafka=bootstrap, arangodb=ArangoEndpoint(
+            info["coordinator"], username=info["username"], password=info["password"], jwt_secret=info["jwt_secret"]))
         t0 = time.monotonic()
         async with SourceComponent(settings) as source:
             await caught_up(source, shards)

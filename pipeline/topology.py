@@ -33,6 +33,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.secret_files import Secret, SecretFileError, check_private, read_secret
 from dc2dc.topics.errors import ConfigError
 
@@ -71,6 +72,11 @@ class Datacenter:
         if self.password_file:
             return read_secret(self.password_file)
         return Secret(os.environ.get(self.password_env, "") if self.password_env else "")
+
+    def endpoint(self) -> ArangoEndpoint:
+        """This DC's ArangoDB with its credentials, the secrets read now (so a loosened file is refused)."""
+        return ArangoEndpoint(self.arangodb, username=self.username, password=self.password(),
+                              jwt_secret=self.jwt_secret())
 
     def secret_files(self) -> list[str]:
         return [f for f in (self.password_file, self.jwt_secret_file, self.signing_key) if f]

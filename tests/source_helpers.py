@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dc2dc.agents.source import SourceComponent, SourceSettings
 from dc2dc.devcluster.standin.launcher import start_standin, stop_standin
+from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.topics.chunking import Reassembler
 from dc2dc.topics.codec import decode
@@ -55,10 +56,14 @@ async def arango(standin: dict[str, Any]) -> AsyncIterator[ArangoHttp]:
         yield http
 
 
+def endpoint(info: dict[str, Any]) -> ArangoEndpoint:
+    return ArangoEndpoint(info["coordinator"], username=info["username"], password=info["password"],
+                          jwt_secret=info["jwt_secret"])
+
+
 def source_settings(info: dict[str, Any], bootstrap: str, src: str, **overrides: Any) -> SourceSettings:
     values: dict[str, Any] = dict(
-        src=src, kafka=bootstrap, arangodb=info["coordinator"], username=info["username"],
-        password=info["password"], jwt_secret=info["jwt_secret"], structure_interval_s=0.5,
+        src=src, kafka=bootstrap, arangodb=endpoint(info), structure_interval_s=0.5,
         heartbeat_interval_s=1.0, idle_min_s=0.02, idle_max_s=0.2, retry_pause_s=0.3)
     values.update(overrides)
     return SourceSettings(**values)

@@ -13,12 +13,14 @@ import sys
 import orjson
 
 from dc2dc.agents.source import SourceComponent, SourceSettings
+from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.retry import RetryPolicy
 from dc2dc.pipeline.source.snapshot_sync import SyncSettings
 
 
 async def main(raw: str) -> None:
     fields = orjson.loads(raw)
+    fields["arangodb"] = ArangoEndpoint(**fields["arangodb"])
     if "sync" in fields:
         fields["sync"] = SyncSettings(**fields["sync"])
     for policy in ("resync_retry", "structure_retry"):

@@ -220,7 +220,7 @@ async def test_positions_round_trip_per_source_and_the_structure_epoch_with_them
     await store.ensure()
     await store.ensure()   # idempotent
     assert await store.load() == {} and await store.load_structure() is None
-    p1 = Position(src=src, shard="s1", seq=5, tick="77", server="PRMR-1", offset=9, epoch=2, ts=123)
+    p1 = Position(src=src, shard="s1", seq=5, tick=77, server="PRMR-1", offset=9, epoch=2, ts=123)
     p2 = Position(src=src, shard="s2", seq=1, resync_from=1, resync_offset=0)
     await store.save([p1, p2])
     await other.save([Position(src=other.src, shard="s1", seq=99)])
@@ -231,6 +231,21 @@ async def test_positions_round_trip_per_source_and_the_structure_epoch_with_them
     names = {c["name"] for c in (await http.request("GET", "/_api/collection", db="_system",
                                                     params={"excludeSystem": True})).json()["result"]}
     assert COLLECTION not in names, "the position store must be a system collection"
+
+
+async def test_a_positions_tick_is_stored_as_a_string_and_read_back_as_an_int_from_either_form(
+        http: ArangoHttp) -> None:
+    src = f"T{_uid()}"
+    store = PositionStore(http, src)
+    await store.ensure()
+    await store.save([Position(src=src, shard="s1", seq=5, tick=18446744073709551615)])
+    doc = (await http.request("GET", f"/_api/document/{COLLECTION}/{src}__s1", db="_system")).json()
+    assert doc["tick"] == "18446744073709551615", "stored positions keep the tick as a string"
+    # A document written with an int tick (by hand, or by a tool) loads the same.
+    await http.request("POST", f"/_api/document/{COLLECTION}", db="_system", params={"overwriteMode": "replace"},
+                       json={"_key": f"{src}__s2", "src": src, "shard": "s2", "seq": 1, "tick": 77})
+    loaded = await store.load()
+    assert (loaded["s1"].tick, loaded["s2"].tick) == (18446744073709551615, 77)
 
 
 async def test_changed_indexes_views_analyzers_users_and_graphs_follow_the_source(http: ArangoHttp) -> None:

@@ -12,6 +12,7 @@ from dc2dc.pipeline.ops.lag import FOLLOW_TOLERANCE_MS, Head, head_of, shard_lag
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.agents.destination import DestinationConfig
 from dc2dc.topics.names import control_group, shard_topics_pattern
+from dc2dc.pipeline.applied import AppliedPosition, applied_from_wire
 from dc2dc.pipeline.destination.positions import Position
 from dc2dc.pipeline.destination.structure_requests import covers, differs
 
@@ -82,7 +83,7 @@ async def test_a_structure_change_waits_for_running_shard_steps_and_blocks_new_o
 
 
 def test_lag_counts_messages_and_source_time_behind() -> None:
-    heads = {"s1": Head(seq=10, tick="5", ts=9_000), "s2": Head(seq=4, tick="1", ts=5_000)}
+    heads = {"s1": Head(seq=10, tick=5, ts=9_000), "s2": Head(seq=4, tick=1, ts=5_000)}
     applied = {"s1": Position(src="A", shard="s1", seq=7, ts=6_500),
                "s2": Position(src="A", shard="s2", seq=4, ts=5_000),
                "s3": Position(src="A", shard="s3", seq=2, ts=1_000)}
@@ -90,19 +91,19 @@ def test_lag_counts_messages_and_source_time_behind() -> None:
     assert (lags["s1"].behind, lags["s1"].lag_ms, lags["s1"].in_sync) == (3, 2_500, False)
     assert (lags["s2"].behind, lags["s2"].lag_ms, lags["s2"].in_sync) == (0, 0, True)
     assert lags["s3"].in_sync   # topic gone or empty: nothing known to be behind
-    unapplied = shard_lags({"s9": Head(seq=3, tick="1", ts=100)}, {})[0]
+    unapplied = shard_lags({"s9": Head(seq=3, tick=1, ts=100)}, {})[0]
     assert (unapplied.behind, unapplied.applied_seq) == (3, 0)
 
 
 def test_a_shard_with_only_recent_heartbeats_pending_is_in_sync_but_one_with_a_change_pending_is_not() -> None:
     applied = {"s1": Position(src="A", shard="s1", seq=7, ts=10_000)}
-    (lag,) = shard_lags({"s1": Head(seq=9, tick="5", ts=12_000, change_seq=7)}, applied)
+    (lag,) = shard_lags({"s1": Head(seq=9, tick=5, ts=12_000, change_seq=7)}, applied)
     assert lag.in_sync and lag.behind == 2    # two heartbeats on their way: nothing left to apply
-    (lag,) = shard_lags({"s1": Head(seq=9, tick="5", ts=12_000, change_seq=8)}, applied)
+    (lag,) = shard_lags({"s1": Head(seq=9, tick=5, ts=12_000, change_seq=8)}, applied)
     assert not lag.in_sync                     # a change is not applied yet
-    (lag,) = shard_lags({"s1": Head(seq=9, tick="5", ts=10_001 + FOLLOW_TOLERANCE_MS, change_seq=7)}, applied)
+    (lag,) = shard_lags({"s1": Head(seq=9, tick=5, ts=10_001 + FOLLOW_TOLERANCE_MS, change_seq=7)}, applied)
     assert not lag.in_sync                     # the destination stopped following the stream
-    (lag,) = shard_lags({"s1": Head(seq=9, tick="5", ts=12_000)}, applied)
+    (lag,) = shard_lags({"s1": Head(seq=9, tick=5, ts=12_000)}, applied)
     assert not lag.in_sync                     # not known what the newest records are: behind
 
 
@@ -120,16 +121,24 @@ def test_the_head_of_a_stream_knows_where_its_changes_end() -> None:
 
 
 def test_a_destination_ahead_of_the_source_is_an_alarm_not_in_sync() -> None:
-    (lag,) = shard_lags({"s1": Head(seq=3, tick="1", ts=10)}, {"s1": Position(src="A", shard="s1", seq=5)})
+    (lag,) = shard_lags({"s1": Head(seq=3, tick=1, ts=10)}, {"s1": Position(src="A", shard="s1", seq=5)})
     assert not lag.in_sync and "ahead" in (lag.alarm or "")
     assert lag.behind == 0 and lag.lag_ms == 0   # nothing to wait for: someone must look
 
 
 def test_a_new_stream_generation_at_the_source_is_an_alarm_until_the_destination_follows_it() -> None:
-    head = Head(seq=3, tick="1", ts=10, gen=2000)
+    head = Head(seq=3, tick=1, ts=10, gen=2000)
     (lag,) = shard_lags({"s1": head}, {"s1": Position(src="A", shard="s1", seq=90, gen=1000)})
     assert (lag.in_sync, lag.behind) == (False, 3) and "generation" in (lag.alarm or "")
     (lag,) = shard_lags({"s1": head}, {"s1": Position(src="A", shard="s1", seq=3, gen=2000)})
     assert lag.in_sync and lag.alarm is None
     (lag,) = shard_lags({"s1": head}, {})
     assert (lag.in_sync, lag.behind, lag.alarm) == (False, 3, None)   # not applied yet is just behind
+
+
+def test_applied_feedback_carries_the_tick_as_a_string_and_the_source_reads_it_as_an_int() -> None:
+    wire = AppliedPosition(seq=7, tick=18446744073709551615, ts=1_000).to_wire()
+    assert wire == {"seq": 7, "tick": "18446744073709551615", "ts": 1_000}
+    parsed = applied_from_wire({"s1": wire, "s2": {"seq": 1, "tick": "x", "ts": 0}, "s3": {"seq": 2}})
+    assert parsed == {"s1": AppliedPosition(seq=7, tick=18446744073709551615, ts=1_000)}, \
+        "an entry that does not parse is left out"

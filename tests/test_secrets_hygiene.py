@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from dc2dc.agents.worker import source_components
 from dc2dc.devcluster.up import DevEnvironment
 from dc2dc.devcluster.workers import start_worker, stop_worker
+from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.arango.errors import ArangoError
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.ops.cli import main
@@ -77,7 +78,14 @@ def test_the_source_workers_settings_print_no_secret(tmp_path: Path) -> None:
     shown = repr(component.settings) + str(component.settings) + repr(topology)
     assert PASSWORD not in shown and JWT not in shown
     # ... while the values themselves are intact for the connections that need them.
-    assert (component.settings.password, component.settings.jwt_secret) == (PASSWORD, JWT)
+    assert (component.settings.arangodb.password, component.settings.arangodb.jwt_secret) == (PASSWORD, JWT)
+
+
+def test_an_endpoint_prints_its_url_and_user_but_no_secret_even_a_plain_string_one() -> None:
+    endpoint = ArangoEndpoint("http://db.example:8529", username="replicator", password=PASSWORD, jwt_secret=JWT)
+    shown = repr(endpoint) + str(endpoint) + repr(endpoint.at("http://dbserver.example:8530"))
+    assert "db.example:8529" in shown and "replicator" in shown
+    assert PASSWORD not in shown and JWT not in shown
 
 
 async def test_an_arangodb_refusal_names_neither_the_password_nor_the_jwt_secret(standin_a: dict) -> None:

@@ -186,7 +186,7 @@ async def test_a_single_server_source_replicates_its_collections_as_shards(
             shards = await create_collection(http, DB, "solo", shards=1)
             await insert(http, DB, "solo", [{"_key": "a", "n": 1}, {"_key": "b", "n": 2}])
             src = new_dc_id()
-            async with SourceComponent(source_settings(info, bootstrap, src, jwt_secret=None)) as source:
+            async with SourceComponent(source_settings({**info, "jwt_secret": None}, bootstrap, src)) as source:
                 await caught_up(source, http, shards)
                 await insert(http, DB, "solo", [{"_key": "c", "n": 3}])
                 await remove(http, DB, "solo", ["a"])

@@ -95,8 +95,9 @@ async def setup(arango: ArangoHttp, shards: int = 6, keys: int = 60) -> tuple[li
 def spawn_worker(settings: SourceSettings, tmp_path: Path) -> subprocess.Popen[bytes]:
     """A source worker in its own process group, to be killed with SIGKILL."""
     raw = asdict(settings)
-    for key in ("topics", "signer", "feedback_verifier", "ssl"):
+    for key in ("topics", "signer", "feedback_verifier"):
         raw.pop(key)
+    raw["arangodb"].pop("ssl")
     with open(tmp_path / "worker.log", "ab") as log:
         return subprocess.Popen([sys.executable, str(Path(__file__).parent / "source_worker_proc.py"),
                                  orjson.dumps(raw).decode()], stdout=subprocess.DEVNULL, stderr=log,

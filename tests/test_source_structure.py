@@ -7,14 +7,13 @@ from typing import Any
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.source.cluster import SourceCluster
 from dc2dc.pipeline.source.structure_read import read_structure
-from source_helpers import arango, create_collection, standin  # noqa: F401 - fixtures
+from source_helpers import arango, create_collection, endpoint, standin  # noqa: F401 - fixtures
 
 DB = "Ünïcødé-db"
 
 
 async def _cluster(info: dict[str, Any], http: ArangoHttp) -> SourceCluster:
-    cluster = SourceCluster(http, username=info["username"], password=info["password"],
-                            jwt_secret=info["jwt_secret"])
+    cluster = SourceCluster(http, endpoint(info))
     await cluster.detect()
     return cluster
 

@@ -7,13 +7,16 @@ from typing import Any
 
 import pytest
 
+from dc2dc.agents.source import SourceComponent, SourceSettings
+from dc2dc.pipeline.applied import AppliedPosition
+from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.source.shard_producer import ShardPosition
 from dc2dc.topics.names import shard_transactional_id
 from dc2dc.pipeline.snapshot import shard_order
 from dc2dc.pipeline.source.wal_markers import MarkerError, ShardContext, UnitAssembler, shard_envelopes
 from dc2dc.pipeline.source.wal_tailer import TailChunk, WalTailer, syncer_id
-from dc2dc.topics.envelope import Op
+from dc2dc.topics.envelope import Envelope, Op
 
 CTX = ShardContext(src="A", db="shop", coll="items", shard="s10", cid="c9", server="PRMR-1", epoch=3)
 
@@ -156,3 +159,13 @@ def test_a_grant_on_a_database_the_snapshot_does_not_hold_waits_for_the_next_sna
         "*": {"level": "ro", "collections": {}}}}}
     assert grants_within(users, {"shop"})["alice"]["permissions"] == {
         "shop": {"level": "rw", "collections": {}}, "*": {"level": "ro", "collections": {}}}
+
+
+async def test_applied_feedback_is_kept_typed_with_int_ticks_and_shown_in_status_as_it_was_sent() -> None:
+    component = SourceComponent(SourceSettings(src="A", kafka="127.0.0.1:1",
+                                               arangodb=ArangoEndpoint("http://127.0.0.1:1")))
+    sent = {"s1": {"seq": 4, "tick": "901", "ts": 17}}
+    component._on_feedback(Envelope(op=Op.APPLIED, src="A", seq=0, body={"dst": "B", "positions": sent}))
+    assert component.applied == {"B": {"s1": AppliedPosition(seq=4, tick=901, ts=17)}}
+    assert component.status()["applied"] == {"B": sent}
+    await component.cluster.coordinator.close()

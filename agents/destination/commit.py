@@ -107,7 +107,7 @@ class CommitStep:
 
     async def _save(self, last: Received) -> None:
         env = last.env
-        pos = Position(src=self.src, shard=self.shard, seq=env.seq, tick=env.tick, server=env.server,
+        pos = Position(src=self.src, shard=self.shard, seq=env.seq, tick=int(env.tick), server=env.server,
                        offset=last.offset, epoch=env.epoch, ts=env.ts, resync_from=self.applier.resync_from,
                        resync_offset=self.applier.resync_offset, gen=env.gen)
         await retrying(f"storing the position of {self.shard}", lambda: self._store.save([pos]))

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from dc2dc.agents.destination.clients import close
 from dc2dc.agents.destination.config import DestinationConfig
+from dc2dc.pipeline.applied import AppliedPosition
 from dc2dc.pipeline.destination.positions import Position
 from dc2dc.topics import codec
 from dc2dc.topics.admin import ensure_topics
@@ -62,7 +63,7 @@ class Feedback:
         """Send the applied positions every ``feedback_interval_s`` while this worker is active."""
         while True:
             await asyncio.sleep(self._config.feedback_interval_s)
-            applied = {s: {"seq": p.seq, "tick": p.tick, "ts": p.ts} for s, p in positions().items()}
+            applied = {s: AppliedPosition(p.seq, p.tick, p.ts).to_wire() for s, p in positions().items()}
             if applied and active():
                 try:
                     await self.send(Op.APPLIED, {"dst": self._config.dst, "positions": applied})

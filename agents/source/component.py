@@ -40,7 +40,7 @@ from dc2dc.agents.source.resync import Resyncs
 from dc2dc.agents.source.settings import SourceSettings
 from dc2dc.agents.source.state import ShardState, SourceState
 from dc2dc.agents.source.tail import Tails
-from dc2dc.pipeline.arango.http import ArangoHttp
+from dc2dc.pipeline.applied import AppliedPosition, applied_from_wire
 from dc2dc.pipeline.arango.server_version import check_server_version
 from dc2dc.pipeline.source.cluster import SourceCluster
 from dc2dc.pipeline.source.feedback_reader import FeedbackReader
@@ -68,10 +68,8 @@ class SourceComponent:
         else:
             self._encoder = lambda env: [(v, signer.sign(v, h)) for v, h in to_records(env, limits)]
         self._limits = limits
-        self._http = ArangoHttp(settings.arangodb, username=settings.username, password=settings.password,
-                                ssl=settings.ssl)
-        self.cluster = SourceCluster(self._http, username=settings.username, password=settings.password,
-                                     jwt_secret=settings.jwt_secret, ssl=settings.ssl)
+        self._http = settings.arangodb.connect()
+        self.cluster = SourceCluster(self._http, settings.arangodb)
         self.publisher = StructurePublisher(bootstrap=settings.kafka, src=settings.src, limits=limits,
                                             encoder=self._encoder)
         self.feedback = FeedbackReader(bootstrap=settings.kafka, src=settings.src, destinations=settings.destinations,
@@ -80,7 +78,7 @@ class SourceComponent:
         self.shards = self.state.shards
         self.stats = self.state.stats
         self.tail_positions = self.state.tail_positions
-        self.applied: dict[str, dict[str, Any]] = {}
+        self.applied: dict[str, dict[str, AppliedPosition]] = {}   # destination -> shard -> position
         self._poll_lock = asyncio.Lock()
         self._poll_hint = asyncio.Event()
         self._resyncs = Resyncs(self.state, guard=self._guard, poll_structure=self.poll_structure)
@@ -163,7 +161,7 @@ class SourceComponent:
             "epoch": self.publisher.epoch,
             "shards": {shard: st.status() for shard, st in sorted(self.shards.items())},
             "servers": dict(self.tail_positions),
-            "applied": dict(self.applied),
+            "applied": {dst: {s: p.to_wire() for s, p in shards.items()} for dst, shards in self.applied.items()},
             "stats": dict(self.stats),
             "rejected": self.feedback.quarantine.status(),
         }
@@ -255,7 +253,7 @@ class SourceComponent:
     def _on_feedback(self, env: Envelope) -> None:
         body = env.body or {}
         if env.op == Op.APPLIED:
-            self.applied[str(body.get("dst"))] = body.get("positions", {})
+            self.applied[str(body.get("dst"))] = applied_from_wire(body.get("positions") or {})
         elif env.op == Op.RESYNC_REQUEST:
             shard = str(body.get("shard"))
             st = self.shards.get(shard)

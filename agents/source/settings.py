@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ssl as ssl_module
 from dataclasses import dataclass
 
+from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.retry import RetryPolicy
 from dc2dc.pipeline.source.snapshot_sync import SyncSettings
 from dc2dc.topics.admin import TopicSettings
@@ -17,11 +17,7 @@ class SourceSettings:
 
     src: str
     kafka: str                                  # bootstrap servers of the source DC's Kafka
-    arangodb: str                               # a coordinator (or the single server)
-    username: str | None = "root"
-    password: str | None = ""
-    jwt_secret: str | None = None               # superuser JWT for DBServers; basic auth if None
-    ssl: ssl_module.SSLContext | bool | None = None
+    arangodb: ArangoEndpoint                    # a coordinator (or the single server) and its credentials
     destinations: tuple[str, ...] = ()          # DCs whose feedback topics this worker reads
     topics: TopicSettings = TopicSettings()
     signer: Signer | None = None

@@ -14,7 +14,7 @@ replicates it and ``excludeSystem`` listings never show it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Iterable
 
 from dc2dc.pipeline.arango import errno
@@ -41,7 +41,7 @@ class Position:
     src: str
     shard: str
     seq: int
-    tick: str = "0"
+    tick: int = 0
     server: str | None = None
     offset: int = -1
     epoch: int = 0
@@ -99,6 +99,7 @@ class PositionStore:
             async for doc in query(self._http, "FOR d IN @@c FILTER d.src == @src AND d.shard != null RETURN d",
                                    db=SYSTEM_DB, bind_vars={"@c": COLLECTION, "src": self.src}):
                 pos = Position(**{k: v for k, v in doc.items() if k in _POSITION_FIELDS})
+                pos = replace(pos, tick=int(pos.tick))   # stored as a string; older documents too
                 out[pos.shard] = pos
         except ArangoError as exc:
             if exc.error_num == errno.ARANGO_DATA_SOURCE_NOT_FOUND:
@@ -108,7 +109,8 @@ class PositionStore:
 
     async def save(self, positions: Iterable[Position]) -> None:
         """Write positions (replace-insert, so a repeated write is harmless)."""
-        docs = [{"_key": p.key, **asdict(p)} for p in positions]
+        # The tick is stored as a string, as ArangoDB writes ticks and as earlier versions stored it.
+        docs = [{"_key": p.key, **asdict(p), "tick": str(p.tick)} for p in positions]
         if docs:
             await self._write(docs)
 

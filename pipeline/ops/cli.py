@@ -67,7 +67,7 @@ def _flow(topology: Topology, src: str | None, dst: str | None) -> tuple[Datacen
 
 
 def _coordinator(dc: Datacenter) -> ArangoHttp:
-    return ArangoHttp(dc.arangodb, username=dc.username, password=dc.password())
+    return dc.endpoint().connect()
 
 
 async def flow_lags(source: Datacenter, target: Datacenter) -> list[ShardLag]:

@@ -37,7 +37,7 @@ FOLLOW_TOLERANCE_MS = 15_000
 @dataclass(frozen=True)
 class Head:
     seq: int
-    tick: str
+    tick: int
     ts: int
     gen: int = 0
     # The newest seq that may be a change (not a heartbeat); None: the newest record may be one.
@@ -150,4 +150,4 @@ def head_of(envs: list[Envelope]) -> Head | None:
     changes = [e.seq for e in stream if e.op is not Op.HEARTBEAT]
     # Only heartbeats in the window: the last change came before its first record.
     change_seq = max(changes) if changes else min(e.seq for e in stream) - 1
-    return Head(seq=newest.seq, tick=newest.tick, ts=newest.ts, gen=newest.gen, change_seq=change_seq)
+    return Head(seq=newest.seq, tick=int(newest.tick), ts=newest.ts, gen=newest.gen, change_seq=change_seq)

@@ -14,9 +14,9 @@ safe in a topic name. ``ServerInfo.id`` of a single server is the ``serverId`` i
 
 from __future__ import annotations
 
-import ssl as ssl_module
 from dataclasses import dataclass
 
+from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.topics.errors import ConfigError
 
@@ -44,17 +44,10 @@ class SourceCluster:
     def __init__(
         self,
         coordinator: ArangoHttp,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        jwt_secret: str | None = None,
-        ssl: ssl_module.SSLContext | bool | None = None,
+        endpoint: ArangoEndpoint | None = None,
     ) -> None:
         self.coordinator = coordinator
-        self._username = username
-        self._password = password
-        self._jwt_secret = jwt_secret
-        self._ssl = ssl
+        self._endpoint = endpoint or ArangoEndpoint(coordinator.base_url, username=None)
         self.role: str = ""
         self._servers: dict[str, ServerInfo] = {}
         self._clients: dict[str, ArangoHttp] = {}
@@ -98,10 +91,7 @@ class SourceCluster:
         client = self._clients.get(server_id)
         if client is None:
             info = self._servers[server_id]
-            client = ArangoHttp(
-                info.url, username=self._username, password=self._password,
-                jwt_secret=self._jwt_secret, ssl=self._ssl,
-            )
+            client = self._endpoint.at(info.url).connect(jwt=True)
             self._clients[server_id] = client
         return client
 
