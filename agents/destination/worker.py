@@ -33,7 +33,7 @@ from dc2dc.pipeline.destination.positions import Position, PositionStore
 from dc2dc.pipeline.destination.shard_health import HealthStore
 from dc2dc.pipeline.quarantine import Quarantine
 from dc2dc.pipeline.retry import retrying
-from dc2dc.topics.signing import Verifier
+from dc2dc.topics.signing import Signer, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,15 @@ log = logging.getLogger(__name__)
 class DestinationWorker:
     """Applies one flow into the destination. ``async with DestinationWorker(...)`` or start()/stop()."""
 
-    def __init__(self, config: DestinationConfig, http: ArangoHttp, *, verifier: Verifier | None = None) -> None:
+    def __init__(self, config: DestinationConfig, http: ArangoHttp, *, verifier: Verifier | None = None,
+                 signer: Signer | None = None) -> None:
         self.config = config
         self.stats = DestinationStats()
         self._http = http
         self._store = PositionStore(http, config.src)
         self._quarantine = Quarantine()
         self._background = Background()
-        self._feedback = Feedback(config)
+        self._feedback = Feedback(config, signer)
         self._structure = StructureFollower(http, self._store, self.stats, self._quarantine, verifier)
         self._shards = ShardStreams(config, self.stats, self._store, HealthStore(http, config.src),
                                     DocumentWriter(http), self._structure, self._feedback, self._quarantine,
