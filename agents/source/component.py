@@ -74,7 +74,8 @@ class SourceComponent:
         self.publisher = StructurePublisher(bootstrap=settings.kafka, src=settings.src, limits=limits,
                                             encoder=self._encoder)
         self.feedback = FeedbackReader(bootstrap=settings.kafka, src=settings.src, destinations=settings.destinations,
-                                       handle=self._on_feedback, verifier=settings.feedback_verifier)
+                                       handle=self._on_feedback, verifier=settings.feedback_verifier,
+                                       topic_settings=settings.topics)
         self.state = SourceState(settings, self.cluster)
         self.shards = self.state.shards
         self.stats = self.state.stats
@@ -163,6 +164,7 @@ class SourceComponent:
             "applied": dict(self.applied),
             "stats": dict(self.stats),
             "rejected": self.feedback.quarantine.status(),
+            "deadletter": self.feedback.dead_letter.status(),
         }
 
     # -- structure ------------------------------------------------------------------------
