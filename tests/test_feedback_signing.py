@@ -56,6 +56,14 @@ def destination(topo: Topology, src: str, bootstrap: str, signing_key: str | Non
     return Feedback(DestinationConfig(src=src, dst="B", bootstrap=bootstrap), signer_of(b))
 
 
+async def request_resync(feedback: Feedback, shard: str) -> None:
+    await feedback.start()
+    try:
+        await feedback.request_resync(shard, "seq gap")
+    finally:
+        await feedback.stop()
+
+
 async def write(bootstrap: str, topic: str, records: list[tuple[bytes, list[tuple[str, bytes]]]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
@@ -93,12 +101,7 @@ async def test_a_signed_resync_request_resyncs_and_unsigned_or_forged_ones_are_s
         messages = " ".join(r.getMessage() for r in caplog.records)
         assert "not signed" in messages and "unknown key id" in messages and "bad signature" in messages
 
-        feedback = destination(topo, src, bootstrap)
-        await feedback.start()
-        try:
-            await feedback.request_resync(shards[0], "seq gap")
-        finally:
-            await feedback.stop()
+        await request_resync(destination(topo, src, bootstrap), shards[0])
         await wait_until(lambda: source.stats["resync_gap"] == 1, what="the genuine request acted on")
         assert source.feedback.quarantine.total == 3
 
@@ -126,27 +129,12 @@ async def test_during_a_rotation_either_key_verifies_and_after_it_the_old_key_is
         return seen
 
     for key in ("old.key", "new.key"):
-        feedback = destination(overlap, src, bootstrap, signing_key=str(tmp_path / key))
-        await feedback.start()
-        try:
-            await feedback.request_resync(f"s-{key}", "seq gap")
-        finally:
-            await feedback.stop()
+        await request_resync(destination(overlap, src, bootstrap, signing_key=str(tmp_path / key)), f"s-{key}")
     seen = await read(overlap, expected=2, rejected=0)
     assert [e.body["shard"] for e in seen] == ["s-old.key", "s-new.key"]
 
-    feedback = destination(after, src, bootstrap, signing_key=str(tmp_path / "old.key"))
-    await feedback.start()
-    try:
-        await feedback.request_resync("s-late-old", "seq gap")
-    finally:
-        await feedback.stop()
-    feedback = destination(after, src, bootstrap)
-    await feedback.start()
-    try:
-        await feedback.request_resync("s-late-new", "seq gap")
-    finally:
-        await feedback.stop()
+    await request_resync(destination(after, src, bootstrap, signing_key=str(tmp_path / "old.key")), "s-late-old")
+    await request_resync(destination(after, src, bootstrap), "s-late-new")
     seen = await read(after, expected=1, rejected=1)
     assert [e.body["shard"] for e in seen] == ["s-late-new"]
     assert "unknown key id" in " ".join(r.getMessage() for r in caplog.records)
