@@ -20,6 +20,7 @@ class StatusCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         status = self._status()
         yield _rejected(status)
+        yield _deadletter_lost(status)
         source = status.get("SourceComponent")
         if source:
             produced = GaugeMetricFamily("dc2dc_source_shard_seq", "Last seq produced per source shard",
@@ -45,6 +46,16 @@ class StatusCollector(Collector):
                                           value=stats.get(name, 0))
             yield GaugeMetricFamily("dc2dc_destination_stopped_shards", "Shards stopped loudly (need resync)",
                                     value=len(stats.get("stopped") or {}))
+
+
+def _deadletter_lost(status: dict[str, Any]) -> Metric:
+    family = CounterMetricFamily("dc2dc_deadletter_lost", "Set-aside records not written to the dead-letter topic",
+                                 labels=["topic"])
+    for role in ("SourceComponent", "DestinationWorker"):
+        dead_letter = (status.get(role) or {}).get("deadletter")
+        if dead_letter:
+            family.add_metric([dead_letter["topic"]], dead_letter["lost"])
+    return family
 
 
 def _rejected(status: dict[str, Any]) -> Metric:

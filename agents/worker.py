@@ -17,26 +17,41 @@ from dc2dc.pipeline.errors import ConfigError
 from dc2dc.pipeline.cert_watch import TlsFiles
 from dc2dc.pipeline.secret_files import check_private, read_secret
 from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
-from dc2dc.topics.signing import Signer, Verifier, load_public_key
+from dc2dc.topics.signing import Signer, Verifier, load_private_key, load_public_key
 
 log = logging.getLogger(__name__)
+
+
+def signer_of(dc: Datacenter) -> Signer | None:
+    """What ``dc`` signs with: its data and structure as a source, its feedback as a destination."""
+    return Signer.for_key(load_private_key(Path(dc.signing_key))) if dc.signing_key else None
+
+
+def keys_of(dcs: list[Datacenter]) -> Verifier | None:
+    """A verifier trusting every verify key of ``dcs`` (None if they have none)."""
+    keys = [load_public_key(Path(path)) for dc in dcs for path in dc.verify_key]
+    return Verifier.of_keys(keys) if keys else None
 
 
 def source_components(topology: Topology, dc: Datacenter) -> list[Component]:
     from dc2dc.agents.source import SourceComponent, SourceSettings
 
-    signer = Signer.from_file(dc.id, Path(dc.signing_key)) if dc.signing_key else None
+    destinations = topology.targets_of(dc.id)
+    feedback_verifier = keys_of([topology.dcs[d] for d in destinations])
+    if feedback_verifier is None and destinations:
+        log.warning("acting on UNSIGNED feedback from %s (no verify_key in the topology)", ", ".join(destinations))
     settings = SourceSettings(
         src=dc.id, kafka=dc.kafka, arangodb=dc.endpoint(),
-        destinations=tuple(topology.targets_of(dc.id)), signer=signer,
+        destinations=tuple(destinations), signer=signer_of(dc), feedback_verifier=feedback_verifier,
     )
     return [SourceComponent(settings)]
 
 
 def verifier_for(src: Datacenter, allow_unsigned: bool) -> Verifier | None:
-    """The source's public key; without one, nothing is applied unless unsigned data is allowed."""
-    if src.verify_key:
-        return Verifier({src.id: load_public_key(Path(src.verify_key))})
+    """The source's public keys; without one, nothing is applied unless unsigned data is allowed."""
+    verifier = keys_of([src])
+    if verifier is not None:
+        return verifier
     if allow_unsigned:
         log.warning("applying UNSIGNED messages from DC %s (--allow-unsigned)", src.id)
         return None
@@ -55,7 +70,7 @@ def destination_components(src: Datacenter, dc: Datacenter, verifier: Verifier |
     from dc2dc.agents.destination import DestinationConfig, DestinationWorker
     http = dc.endpoint().connect()
     config = DestinationConfig(src=src.id, dst=dc.id, bootstrap=dc.kafka)
-    return [DestinationWorker(config, http, verifier=verifier)]
+    return [DestinationWorker(config, http, verifier=verifier, signer=signer_of(dc))]
 
 
 def _web_tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> TlsFiles | None:

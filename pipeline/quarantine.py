@@ -8,7 +8,7 @@ reader must never do is stop on it: it would meet the same record again on every
 
 Every rejection is logged with topic, partition, offset and reason, and counted per
 ``(topic, reason)`` for ``status()`` and the ``dc2dc_records_rejected_total`` metric; ``reject`` is
-the one place a dead-letter topic would be written to.
+the one place the dead-letter topic (``pipeline.deadletter``) is written to.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 
+from dc2dc.pipeline.deadletter import DeadLetter
 from dc2dc.topics.errors import ChunkError, Dc2dcError, DecodeError, VerificationError
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Quarantine:
     """Counts and logs rejected records of one reader (shard, control or feedback topics)."""
 
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    dead_letter: DeadLetter | None = None
 
     def reject(self, record: ConsumerRecord[Any, Any], error: Dc2dcError) -> None:
         reason = next(r for cls, r in _REASONS.items() if isinstance(error, cls))
@@ -40,6 +42,8 @@ class Quarantine:
         self.counts[key] = self.counts.get(key, 0) + 1
         log.error("record %s[%d]@%d set aside (%s): %s", record.topic, record.partition, record.offset,
                   reason, error)
+        if self.dead_letter is not None:
+            self.dead_letter.put(record, reason, str(error))
 
     @property
     def total(self) -> int:

@@ -11,6 +11,7 @@ docker-compose all read the same file::
     jwt_secret_file = "secrets/A.jwt"       # a cluster source: superuser JWT secret to tail DBServers
     signing_key = "keys/A.key"              # Ed25519 private key A's source worker signs with
     verify_key = "keys/A.pub"               # A's public key: destinations apply nothing unverified
+                                            # (or a list: during a key rotation, old and new key)
 
     [dc.B]
     kafka = "127.0.0.1:29092"
@@ -57,7 +58,7 @@ class Datacenter:
     jwt_secret_file: str | None = None
     jwt_secret_env: str | None = None
     signing_key: str | None = None
-    verify_key: str | None = None
+    verify_key: tuple[str, ...] = ()        # A's public keys (a set: rotation with an overlap)
 
     def jwt_secret(self) -> Secret | None:
         """The cluster's JWT secret (None: basic auth also on DBServers, or a single server)."""
@@ -80,6 +81,16 @@ class Datacenter:
 
     def secret_files(self) -> list[str]:
         return [f for f in (self.password_file, self.jwt_secret_file, self.signing_key) if f]
+
+
+def _paths(value: object, base: Path | None, what: str) -> tuple[str, ...]:
+    """One path or a list of them; relative ones are relative to the topology file."""
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise TopologyError(f"{what} must be a path or a list of paths")
+    return tuple(v if base is None or Path(v).is_absolute() else str(base / v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -151,7 +162,7 @@ class Topology:
                 jwt_secret_file=path("jwt_secret_file"),
                 jwt_secret_env=spec.get("jwt_secret_env"),
                 signing_key=path("signing_key"),
-                verify_key=path("verify_key"),
+                verify_key=_paths(spec.get("verify_key"), base, f"[dc.{dc_id}] verify_key"),
             )
         flows = []
         for entry in data.get("replication", []):

@@ -44,6 +44,16 @@ def feedback_topic(src_dc: str, dst_dc: str) -> str:
     return f"{PREFIX}.{_checked(src_dc, 'DC id')}.feedback.{_checked(dst_dc, 'DC id')}"
 
 
+def deadletter_topic(src_dc: str, dst_dc: str) -> str:
+    """Records of flow src -> dst the destination set aside, in dst's Kafka (never mirrored)."""
+    return f"{PREFIX}.{_checked(src_dc, 'DC id')}.{_checked(dst_dc, 'DC id')}.deadletter"
+
+
+def feedback_deadletter_topic(src_dc: str) -> str:
+    """Feedback records the source set aside, in src's Kafka (never mirrored)."""
+    return f"{PREFIX}.{_checked(src_dc, 'DC id')}.feedback-deadletter"
+
+
 def probe_topic(src_dc: str) -> str:
     """Mirror liveness probe: written in ``src_dc``, read in its destinations; carries no data."""
     return f"{PREFIX}.{_checked(src_dc, 'DC id')}.probe"

@@ -13,16 +13,20 @@ record to another breaks the signature; ``verify(..., expected_shard=)`` additio
 whole record replayed into another shard's topic. Replays within one shard are caught by seq.
 
 Keys are PEM files: ``<kid>.key`` (PKCS#8, mode 0600) and ``<kid>.pub`` (SubjectPublicKeyInfo).
+A key loaded from a file without a name for it gets ``key_id``: a short hash of its public key, so
+signer and verifier agree on the kid without configuring one, and a verifier trusting a *set* of
+keys (old and new during a rotation) picks the right one by the record's ``kid`` header.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import re
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -59,6 +63,12 @@ def _checked_kid(kid: str) -> str:
     return kid
 
 
+def key_id(key: Ed25519PublicKey) -> str:
+    """The kid of a key nobody named: 16 hex digits of the SHA-256 of its raw public bytes."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
 class Signer:
     """Adds ``kid`` and ``sig`` headers to records produced by this DC."""
 
@@ -70,6 +80,11 @@ class Signer:
     @classmethod
     def from_file(cls, kid: str, path: Path) -> Signer:
         return cls(kid, load_private_key(path))
+
+    @classmethod
+    def for_key(cls, key: Ed25519PrivateKey) -> Signer:
+        """A signer whose kid is ``key_id`` of its public key."""
+        return cls(key_id(key.public_key()), key)
 
     def sign(self, value: bytes, headers: Sequence[tuple[str, bytes]]) -> Headers:
         """``headers`` without any previous kid/sig, plus this signer's kid and signature."""
@@ -85,6 +100,11 @@ class Verifier:
         if not keyring:
             raise ConfigError("a verifier needs at least one trusted public key")
         self._keyring = {_checked_kid(k).encode(): v for k, v in keyring.items()}
+
+    @classmethod
+    def of_keys(cls, keys: Iterable[Ed25519PublicKey]) -> Verifier:
+        """A verifier trusting ``keys``, each by its ``key_id`` (a rotation's old and new key)."""
+        return cls({key_id(k): k for k in keys})
 
     def verify(
         self,

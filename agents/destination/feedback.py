@@ -1,7 +1,8 @@
 """What the destination tells the source, on ``dc2dc.<src>.feedback.<dst>`` (mirrored back to A).
 
 Applied positions go periodically, for the source's status; resync requests go when a shard
-shows a gap. Feedback is advisory: a lost round is repeated by the next one.
+shows a gap. Feedback is advisory: a lost round is repeated by the next one. With a signer (the
+destination DC's own key) every message is signed, so the source acts on none a forger wrote.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dc2dc.topics import codec
 from dc2dc.topics.admin import ensure_topics
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import feedback_topic
+from dc2dc.topics.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,9 @@ log = logging.getLogger(__name__)
 class Feedback:
     """The feedback topic's producer; ``start``/``stop`` like every long-lived component."""
 
-    def __init__(self, config: DestinationConfig) -> None:
+    def __init__(self, config: DestinationConfig, signer: Signer | None = None) -> None:
         self._config = config
+        self._signer = signer
         self._topic = feedback_topic(config.src, config.dst)
         self._producer: AIOKafkaProducer | None = None
         self._seq = int(time.time() * 1000)
@@ -53,6 +56,8 @@ class Feedback:
         self._seq += 1
         env = Envelope(op=op, src=self._config.src, seq=self._seq, ts=int(time.time() * 1000), body=body)
         value, headers = codec.encode(env)
+        if self._signer is not None:
+            headers = self._signer.sign(value, headers)
         await producer.send_and_wait(self._topic, value, headers=headers)
 
     async def request_resync(self, shard: str, reason: str) -> None:

@@ -32,9 +32,11 @@ from dc2dc.pipeline.arango.server_version import check_server_version
 from dc2dc.pipeline.destination.document_apply import DocumentWriter
 from dc2dc.pipeline.destination.positions import Position, PositionStore
 from dc2dc.pipeline.destination.shard_health import HealthStore
+from dc2dc.pipeline.deadletter import DeadLetter
 from dc2dc.pipeline.quarantine import Quarantine
 from dc2dc.pipeline.retry import retrying
-from dc2dc.topics.signing import Verifier
+from dc2dc.topics.names import deadletter_topic
+from dc2dc.topics.signing import Signer, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +44,17 @@ log = logging.getLogger(__name__)
 class DestinationWorker:
     """Applies one flow into the destination. ``async with DestinationWorker(...)`` or start()/stop()."""
 
-    def __init__(self, config: DestinationConfig, http: ArangoHttp, *, verifier: Verifier | None = None) -> None:
+    def __init__(self, config: DestinationConfig, http: ArangoHttp, *, verifier: Verifier | None = None,
+                 signer: Signer | None = None) -> None:
         self.config = config
         self.stats = DestinationStats()
         self._http = http
         self._store = PositionStore(http, config.src)
-        self._quarantine = Quarantine()
+        self._dead_letter = DeadLetter(config.bootstrap, deadletter_topic(config.src, config.dst),
+                                       config.topic_settings)
+        self._quarantine = Quarantine(dead_letter=self._dead_letter)
         self._background = Background()
-        self._feedback = Feedback(config)
+        self._feedback = Feedback(config, signer)
         self._structure = StructureFollower(http, self._store, self.stats, self._quarantine, verifier)
         self._shards = ShardStreams(config, self.stats, self._store, HealthStore(http, config.src),
                                     DocumentWriter(http), self._structure, self._feedback, self._quarantine,
@@ -82,6 +87,7 @@ class DestinationWorker:
         await retrying("creating the position store", self._store.ensure)
         await self._structure.reload()
         await self._feedback.start()
+        await self._dead_letter.start()
         self._control_consumer = control_consumer(
             self.config, GuardedListener(self._fail, self._deactivate_all, self._activate_all))
         await self._control_consumer.start()
@@ -125,6 +131,7 @@ class DestinationWorker:
             await close(self._control_consumer)
         self._control_consumer = None
         await self._feedback.stop()
+        await self._dead_letter.stop()
         # Closing is idempotent and the client reconnects on its next request, so an injected one is safe to close.
         await self._http.close()
         self._ended.set()
@@ -181,6 +188,7 @@ class DestinationWorker:
         positions = self._shards.positions
         return {"src": self.config.src, "dst": self.config.dst, "epoch": self._structure.epoch,
                 "stats": dataclasses.asdict(self.stats), "rejected": self._quarantine.status(),
+                "deadletter": self._dead_letter.status(),
                 "positions": {shard: dataclasses.asdict(p) for shard, p in sorted(positions.items())}}
 
     async def wait_for_epoch(self, epoch: int) -> None:

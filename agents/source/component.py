@@ -73,7 +73,8 @@ class SourceComponent:
         self.publisher = StructurePublisher(bootstrap=settings.kafka, src=settings.src, limits=limits,
                                             encoder=self._encoder)
         self.feedback = FeedbackReader(bootstrap=settings.kafka, src=settings.src, destinations=settings.destinations,
-                                       handle=self._on_feedback, verifier=settings.feedback_verifier)
+                                       handle=self._on_feedback, verifier=settings.feedback_verifier,
+                                       topic_settings=settings.topics)
         self.state = SourceState(settings, self.cluster)
         self.shards = self.state.shards
         self.stats = self.state.stats
@@ -164,6 +165,7 @@ class SourceComponent:
             "applied": {dst: {s: p.to_wire() for s, p in shards.items()} for dst, shards in self.applied.items()},
             "stats": dict(self.stats),
             "rejected": self.feedback.quarantine.status(),
+            "deadletter": self.feedback.dead_letter.status(),
         }
 
     # -- structure ------------------------------------------------------------------------
