@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import errors, perms
-from .http import ANY, Ctx, Router, ok
+from .http import ANY, Ctx, Router, json_response
 from .model import COORDINATOR, Server
 from .routes_admin import now_iso, server_info
 from .wal import Live
@@ -25,14 +25,15 @@ def _server(ctx: Ctx) -> Server:
 async def wal_range(ctx: Ctx):  # type: ignore[no-untyped-def]
     wal = _server(ctx).wal
     assert wal is not None
-    return ok({"time": now_iso(), "tickMin": str(wal.tick_min), "tickMax": str(wal.last_tick),
-               "server": server_info(ctx)})
+    # ArangoDB answers range and lastTick without the error/code envelope
+    return json_response({"time": now_iso(), "tickMin": str(wal.tick_min), "tickMax": str(wal.last_tick),
+                          "server": server_info(ctx)})
 
 
 async def last_tick(ctx: Ctx):  # type: ignore[no-untyped-def]
     wal = _server(ctx).wal
     assert wal is not None
-    return ok({"time": now_iso(), "tick": str(wal.last_tick), "server": server_info(ctx)})
+    return json_response({"time": now_iso(), "tick": str(wal.last_tick), "server": server_info(ctx)})
 
 
 async def open_transactions(ctx: Ctx):  # type: ignore[no-untyped-def]
@@ -76,10 +77,11 @@ async def tail(ctx: Ctx):  # type: ignore[no-untyped-def]
         "x-arango-replication-lasttick": str(result.last_tick),
         "x-arango-replication-frompresent": "true" if result.from_present else "false",
         "x-arango-replication-checkmore": "true" if 0 < result.last_included < result.last_tick else "false",
+        # ArangoDB names the dump type on its empty 204 answer too
+        "Content-Type": DUMP_CONTENT_TYPE,
     }
     if not result.lines:
         return web.Response(status=204, headers=headers)
-    headers["Content-Type"] = DUMP_CONTENT_TYPE
     return web.Response(body=b"".join(result.lines), status=200, headers=headers)
 
 

@@ -39,8 +39,10 @@ def collection_properties(cluster: Cluster, coll: Collection) -> dict:
         "waitForSync": p["waitForSync"], "keyOptions": public_key_options(coll),
         "schema": p["schema"], "computedValues": p["computedValues"], "cacheEnabled": p["cacheEnabled"],
         "syncByRevision": True, "usesRevisionsAsDocumentIds": True, "internalValidatorType": 0,
-        "writeConcern": p["writeConcern"], "isSmartChild": False, "supportsRBAC": True,
+        "writeConcern": p["writeConcern"], "isSmartChild": False,
     }
+    if cluster.flavour.supports_rbac:
+        out["supportsRBAC"] = True
     if not cluster.is_cluster:
         out["objectId"] = coll.id  # RocksDB's own id in ArangoDB; the stand-in has none other
     else:

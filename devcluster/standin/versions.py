@@ -17,9 +17,11 @@ _RELEASES = {"3.11": "3.11.14", "3.12": VERSION}
 class Flavour:
     version: str         # what /_api/version and the WAL API's "server" part report
     document_ticks: int  # ticks one document operation consumes in the WAL (see wal.Wal)
+    supports_rbac: bool  # collection answers carry "supportsRBAC" (new in 3.12)
 
 
 def flavour(requested: str) -> Flavour:
     """"3.11", "3.12" (their current patch releases) or a full version string such as "4.0.0"."""
     version = _RELEASES.get(requested, requested)
-    return Flavour(version, 4 if version.startswith("3.11.") else 2)
+    is_311 = version.startswith("3.11.")
+    return Flavour(version, 4 if is_311 else 2, not is_311)

@@ -23,6 +23,7 @@ _EXACT_HEADERS = {"x-arango-error-codes", "x-arango-replication-checkmore", "x-a
 # fields whose values a server generates: a replayed value replaces the recorded one in later requests
 _GENERATED = {"_id", "_key", "_rev", "id", "globallyUniqueId", "cuid", "jobId"}
 _GENERATED_HEADERS = ("x-arango-async-id", "x-arango-trx-id")
+_TAIL_FROM = re.compile(r"/_api/wal/tail\?(?:.*&)?from=(\d+)")
 _GENERATED_NAME = re.compile(r"^(s\d+|\d+|[^/]+/\d+|(PRMR|CRDN|SNGL|AGNT)-[0-9a-f-]+)$")
 
 
@@ -81,7 +82,7 @@ class Replayer:
     def run(self, example: dict) -> Outcome:
         self.reset()
         out = Outcome(example["name"], example["version"])
-        generated: dict[str, str] = {}
+        generated = self._start_tick(example["steps"])
         answers: dict[int, Any] = {}
         for i, step in enumerate(example["steps"]):
             def fill(text: str) -> str:
@@ -105,6 +106,16 @@ class Replayer:
             out.diffs += [f"{where}: {d}" for d in compare(expect, got)]
             _learn(expect, got, generated)
         return out
+
+
+    def _start_tick(self, steps: list[dict]) -> dict[str, str]:
+        """The examples tail the WAL from where the recording server stood when they began, a tick
+        that differs per run: recorded tick -> the stand-in's last tick now."""
+        for step in steps:
+            m = _TAIL_FROM.search(step["path"])
+            if m:
+                return {m.group(1): self._call("GET", "/_api/wal/lastTick").json()["tick"]}
+        return {}
 
 
 def _json_or_none(got: requests.Response) -> Any:

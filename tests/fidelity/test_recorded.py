@@ -6,9 +6,11 @@ that matches again must leave the list, so the list stays the exact set of diffe
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from standin.conftest import StandinHandle
 
 from .replay import Outcome, Replayer, load
 
@@ -26,15 +28,23 @@ def known_differences() -> dict[str, str]:
     return listed
 
 
-def replay_all(standin, standin_single) -> list[Outcome]:  # type: ignore[no-untyped-def]
-    replayers = {"single": Replayer(standin_single.coordinator, standin_single.auth),
-                 "cluster": Replayer(standin.coordinator, standin.auth)}
-    return [replayers[ex["mode"]].run(ex) for version in VERSIONS for ex in load(version)]
+def replay_all(standin_of: Callable[[str, str], StandinHandle]) -> list[Outcome]:
+    """Every example against a stand-in of its mode answering as the release it was recorded on."""
+    replayers: dict[tuple[str, str], Replayer] = {}
+    outcomes = []
+    for version in VERSIONS:
+        for ex in load(version):
+            key = (ex["mode"], version)
+            if key not in replayers:
+                handle = standin_of(*key)
+                replayers[key] = Replayer(handle.coordinator, handle.auth)
+            outcomes.append(replayers[key].run(ex))
+    return outcomes
 
 
-def test_recorded_examples_match_or_are_known_differences(standin, standin_single,  # type: ignore[no-untyped-def]
+def test_recorded_examples_match_or_are_known_differences(standin_of: Callable[[str, str], StandinHandle],
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    outcomes = replay_all(standin, standin_single)
+    outcomes = replay_all(standin_of)
     listed = known_differences()
     matching = [o for o in outcomes if not o.diffs]
     with capsys.disabled():
