@@ -283,7 +283,9 @@ async def run_history(standin_a: dict[str, Any], standin_b: dict[str, Any], kafk
     src = new_dc_id()
     topology = tmp / f"{src}.toml"
     for dc, info in (("A", standin_a), ("B", standin_b)):
-        (tmp / f"{dc}.password").write_text(info["password"])
+        secret = tmp / f"{dc}.password"
+        secret.write_text(info["password"])
+        secret.chmod(0o600)   # dc2dc refuses secret files others can read
     topology.write_text(TOPOLOGY.format(src=src, kafka=kafka, a=standin_a["coordinator"], b=standin_b["coordinator"],
                                         pw_a=tmp / "A.password", pw_b=tmp / "B.password"))
     async with client(standin_a) as a, client(standin_b) as b:

@@ -55,7 +55,9 @@ async def _names(http: ArangoHttp, db: str) -> set[str]:
 
 def _topology(tmp_path: Path, src: str, kafka: str, a: dict[str, Any], b: dict[str, Any]) -> Path:
     for dc, info in ((src, a), ("B", b)):
-        (tmp_path / f"{dc}.password").write_text(info["password"])
+        secret = tmp_path / f"{dc}.password"
+        secret.write_text(info["password"])
+        secret.chmod(0o600)   # dc2dc refuses secret files others can read
     path = tmp_path / "topology.toml"
     path.write_text(f"""
 [dc.{src}]
