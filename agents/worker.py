@@ -16,8 +16,8 @@ from dc2dc.agents.app import Component, WorkerSettings, create_app
 from dc2dc.pipeline.errors import ConfigError
 from dc2dc.pipeline.cert_watch import TlsFiles
 from dc2dc.pipeline.secret_files import check_private, read_secret
-from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError
-from dc2dc.topics.signing import Signer, Verifier, load_private_key, load_public_key
+from dc2dc.pipeline.topology import Datacenter, Topology, TopologyError, verifier_of_keys
+from dc2dc.topics.signing import Signer, Verifier, load_private_key
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +27,11 @@ def signer_of(dc: Datacenter) -> Signer | None:
     return Signer.for_key(load_private_key(Path(dc.signing_key))) if dc.signing_key else None
 
 
-def keys_of(dcs: list[Datacenter]) -> Verifier | None:
-    """A verifier trusting every verify key of ``dcs`` (None if they have none)."""
-    keys = [load_public_key(Path(path)) for dc in dcs for path in dc.verify_key]
-    return Verifier.of_keys(keys) if keys else None
-
-
 def source_components(topology: Topology, dc: Datacenter) -> list[Component]:
     from dc2dc.agents.source import SourceComponent, SourceSettings
 
     destinations = topology.targets_of(dc.id)
-    feedback_verifier = keys_of([topology.dcs[d] for d in destinations])
+    feedback_verifier = verifier_of_keys([topology.dcs[d] for d in destinations])
     if feedback_verifier is None and destinations:
         log.warning("acting on UNSIGNED feedback from %s (no verify_key in the topology)", ", ".join(destinations))
     settings = SourceSettings(
@@ -49,7 +43,7 @@ def source_components(topology: Topology, dc: Datacenter) -> list[Component]:
 
 def verifier_for(src: Datacenter, allow_unsigned: bool) -> Verifier | None:
     """The source's public keys; without one, nothing is applied unless unsigned data is allowed."""
-    verifier = keys_of([src])
+    verifier = verifier_of_keys([src])
     if verifier is not None:
         return verifier
     if allow_unsigned:

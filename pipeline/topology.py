@@ -37,6 +37,7 @@ from pathlib import Path
 from dc2dc.pipeline.arango.endpoint import ArangoEndpoint
 from dc2dc.pipeline.secret_files import Secret, SecretFileError, check_private, read_secret
 from dc2dc.topics.errors import ConfigError
+from dc2dc.topics.signing import Verifier, load_public_key
 
 _DC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DC_KEYS = {"kafka", "arangodb", "username", "password_file", "password_env", "jwt_secret_file",
@@ -202,3 +203,9 @@ class Topology:
         for dc in self.dcs:
             if len(self.sources_of(dc)) > 1:
                 raise TopologyError(f"DC {dc!r} has more than one source: {self.sources_of(dc)}")
+
+
+def verifier_of_keys(dcs: list[Datacenter]) -> Verifier | None:
+    """A verifier trusting every verify key of ``dcs`` (None if they have none)."""
+    keys = [load_public_key(Path(path)) for dc in dcs for path in dc.verify_key]
+    return Verifier.of_keys(keys) if keys else None

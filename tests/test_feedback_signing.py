@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dc2dc.agents.destination import DestinationConfig
 from dc2dc.agents.destination.feedback import Feedback
 from dc2dc.agents.source import SourceComponent
-from dc2dc.agents.worker import keys_of, signer_of
+from dc2dc.agents.worker import signer_of
+from dc2dc.pipeline.topology import verifier_of_keys
 from dc2dc.pipeline.arango.http import ArangoHttp
 from dc2dc.pipeline.source.feedback_reader import FeedbackReader
 from dc2dc.pipeline.topology import Datacenter, Topology
@@ -83,7 +84,7 @@ async def test_a_signed_resync_request_resyncs_and_unsigned_or_forged_ones_are_s
     src = new_dc_id()
     topo = topology(tmp_path, src, ["b.pub"], "b.key")
     settings = source_settings(standin, bootstrap, src, destinations=("B",),
-                               feedback_verifier=keys_of([topo.dcs["B"]]))
+                               feedback_verifier=verifier_of_keys([topo.dcs["B"]]))
     request = Envelope(op=Op.RESYNC_REQUEST, src=src, seq=1, body={"dst": "B", "shard": shards[0], "reason": "seq gap"})
     value, headers = encode(request)
     trusted_kid = key_id(load_private_key(private).public_key())
@@ -118,7 +119,7 @@ async def test_during_a_rotation_either_key_verifies_and_after_it_the_old_key_is
     async def read(topo: Topology, expected: int, rejected: int) -> list[Envelope]:
         seen: list[Envelope] = []
         reader = FeedbackReader(bootstrap=bootstrap, src=src, destinations=("B",), handle=seen.append,
-                                verifier=keys_of([topo.dcs["B"]]))
+                                verifier=verifier_of_keys([topo.dcs["B"]]))
         task = asyncio.create_task(reader.run())
         try:
             await wait_until(lambda: len(seen) == expected and reader.quarantine.total == rejected,

@@ -44,7 +44,7 @@ def flow() -> tuple[str, str]:
 @pytest.fixture
 def signer(tmp_path: Path, flow: tuple[str, str]) -> Signer:
     private, _public = generate_keypair(tmp_path / "keys", flow[0])
-    return Signer(flow[0], load_private_key(private))
+    return Signer.for_key(load_private_key(private))   # as a worker signs: under its key id
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dc2dc.pipeline.destination.positions import Position
+from dc2dc.pipeline.quarantine import RECORD_ERRORS
 from dc2dc.topics import codec
 from dc2dc.topics.envelope import Envelope, Op
 from dc2dc.topics.names import shard_of, shard_topics_pattern
@@ -129,8 +130,11 @@ async def read_heads(bootstrap: str, src: str) -> dict[str, Head]:
                 batch = await consumer.getmany(tp, timeout_ms=1000)
                 if not batch.get(tp):
                     break
-                envs += [codec.decode(r.value, list(r.headers or ()), topic=tp.topic, offset=r.offset)
-                         for r in batch[tp]]
+                for r in batch[tp]:
+                    try:
+                        envs.append(codec.decode(r.value, list(r.headers or ()), topic=tp.topic, offset=r.offset))
+                    except RECORD_ERRORS:
+                        continue   # not the stream's: destinations set it aside, so it is no head either
             head = head_of(envs)
             parsed = shard_of(tp.topic)
             if head is not None and parsed is not None:

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -23,13 +22,13 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import ConsumerRecord
 
 from dc2dc.pipeline.source.fenced_writer import read_last_committed
-from dc2dc.pipeline.topology import Datacenter, Topology
+from dc2dc.pipeline.topology import Datacenter, Topology, verifier_of_keys
 from dc2dc.topics import codec
 from dc2dc.topics.envelope import Op
 from dc2dc.topics.errors import ConfigError, DecodeError, VerificationError
 from dc2dc.topics.names import (TopicKind, TopicName, apply_group, control_group, feedback_group,
                                 parse_topic)
-from dc2dc.topics.signing import Verifier, load_public_key
+from dc2dc.topics.signing import Verifier
 
 _CONFIGS = ("retention.ms", "cleanup.policy")
 
@@ -194,7 +193,7 @@ def verifier_of(topology: Topology, topic: TopicName) -> Verifier | None:
     signer = topology.dcs.get(topic.signer)
     if signer is None or not signer.verify_key:
         return None
-    return Verifier({signer.id: load_public_key(Path(signer.verify_key))})
+    return verifier_of_keys([signer])
 
 
 def signature_of(record: ConsumerRecord, verifier: Verifier | None, parsed: TopicName) -> str:
